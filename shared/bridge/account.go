@@ -93,9 +93,9 @@ type Account struct {
 	Context     json.RawMessage `json:"context,omitempty"`
 
 	// Organization identity (organization plane).
-	OrganizationID   string `json:"organization_id,omitempty"`
-	OrganizationSlug string `json:"organization_slug,omitempty"`
-	OrganizationName string `json:"organization_name,omitempty"`
+	OrganizationID   string   `json:"organization_id,omitempty"`
+	OrganizationSlug string   `json:"organization_slug,omitempty"`
+	OrganizationName string   `json:"organization_name,omitempty"`
 	Scopes           []string `json:"scopes,omitempty"`
 
 	// Project identity (project plane).

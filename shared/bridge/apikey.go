@@ -17,10 +17,10 @@ const APIKeyPrefix = "sbk_"
 // APIKey is an operator API key. Only its SHA-256 hash is stored; the key
 // itself is shown once, when minted.
 type APIKey struct {
-	ID          string    `json:"id"`
-	Environment string    `json:"environment"`
-	Name        string    `json:"name,omitempty"`
-	Hash        string    `json:"-"`
+	ID          string `json:"id"`
+	Environment string `json:"environment"`
+	Name        string `json:"name,omitempty"`
+	Hash        string `json:"-"`
 	// Hint is the key's prefix and last four characters, for listings.
 	Hint      string    `json:"hint"`
 	CreatedAt time.Time `json:"created_at"`

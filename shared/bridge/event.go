@@ -18,9 +18,9 @@ const (
 // Event is something that happened in an environment, recorded in the
 // outbox before anyone is told about it.
 type Event struct {
-	ID          string          `json:"id"`
-	Environment string          `json:"environment"`
-	Type        string          `json:"event"`
+	ID          string `json:"id"`
+	Environment string `json:"environment"`
+	Type        string `json:"event"`
 	// AccountID orders deliveries: events of one account reach a webhook in
 	// the order they were recorded.
 	AccountID string          `json:"integrated_account_id,omitempty"`

@@ -8,12 +8,12 @@ import (
 // LinkSession is the server side of a link token: which tenant is linking,
 // how, and where to send them afterwards. Only the token's hash is stored.
 type LinkSession struct {
-	ID          string          `json:"id"`
-	Environment string          `json:"environment"`
-	TokenHash   string          `json:"-"`
-	TenantID    string          `json:"tenant_id"`
-	RedirectURI string          `json:"redirect_uri,omitempty"`
-	Methods     []AuthMethod    `json:"methods"`
+	ID          string       `json:"id"`
+	Environment string       `json:"environment"`
+	TokenHash   string       `json:"-"`
+	TenantID    string       `json:"tenant_id"`
+	RedirectURI string       `json:"redirect_uri,omitempty"`
+	Methods     []AuthMethod `json:"methods"`
 	// AccountID, when set, makes the link reconnect that account in place.
 	AccountID string          `json:"integrated_account_id,omitempty"`
 	Context   json.RawMessage `json:"context,omitempty"`
