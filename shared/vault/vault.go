@@ -9,6 +9,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 )
@@ -29,12 +30,37 @@ type Ref struct {
 	ID string
 }
 
-var refPart = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100})?$`)
+// MaxNameLength bounds Ref.Name. Secrets Manager names are at most 256
+// characters; this leaves room for a backend's prefix.
+const MaxNameLength = 200
 
-// Validate reports whether r can name a secret in every backend.
+// MaxValueSize is the largest value a Vault stores: Secrets Manager's limit
+// for one secret value. Every backend enforces it, so a value that works on
+// one machine also works on AWS.
+const MaxValueSize = 64 << 10
+
+var (
+	// Environment and kind never contain '/': only then does Name stay
+	// injective ("a/b"+"c" and "a"+"b/c" would otherwise name one secret).
+	refSegment = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	refID      = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100})?$`)
+)
+
+// Validate reports whether r can name a secret in every backend. The error
+// wraps ErrInvalidRef.
 func (r Ref) Validate() error {
-	if !refPart.MatchString(r.Environment) || !refPart.MatchString(r.Kind) || !refPart.MatchString(r.ID) {
-		return fmt.Errorf("vault: invalid ref %q/%q/%q", r.Environment, r.Kind, r.ID)
+	if !refSegment.MatchString(r.Environment) || !refSegment.MatchString(r.Kind) ||
+		!refID.MatchString(r.ID) || len(r.Name()) > MaxNameLength {
+		return fmt.Errorf("%w %q/%q/%q", ErrInvalidRef, r.Environment, r.Kind, r.ID)
+	}
+	return nil
+}
+
+// CheckValue reports whether a Vault can store value: 1 to MaxValueSize
+// bytes. The error wraps ErrInvalidValue and never shows the value.
+func CheckValue(value []byte) error {
+	if len(value) == 0 || len(value) > MaxValueSize {
+		return fmt.Errorf("%w: %d bytes, want 1 to %d", ErrInvalidValue, len(value), MaxValueSize)
 	}
 	return nil
 }
@@ -46,6 +72,10 @@ func (r Ref) Name() string { return r.Environment + "/" + r.Kind + "/" + r.ID }
 //
 // Get returns an error wrapping ErrNotFound for a missing ref. Put creates
 // or replaces the value. Delete removes it and succeeds if it was missing.
+// Every method rejects a ref that fails Validate with an error wrapping
+// ErrInvalidRef; Put rejects a value that fails CheckValue with one wrapping
+// ErrInvalidValue. Put does not keep value and Get's result is the caller's
+// to modify.
 type Vault interface {
 	Put(ctx context.Context, ref Ref, value []byte) error
 	Get(ctx context.Context, ref Ref) ([]byte, error)
@@ -58,3 +88,11 @@ var ErrNotFound = errNotFound{}
 type errNotFound struct{}
 
 func (errNotFound) Error() string { return "vault: secret not found" }
+
+// Sentinels for what a caller sent.
+var (
+	// ErrInvalidRef reports a ref that fails Validate.
+	ErrInvalidRef = errors.New("vault: invalid ref")
+	// ErrInvalidValue reports a value that fails CheckValue.
+	ErrInvalidValue = errors.New("vault: invalid value")
+)
