@@ -22,12 +22,14 @@ func accountItem(a *bridge.Account) *Item {
 	return it
 }
 
-// CreateAccount stores a new account with Version 1. It returns ECONFLICT
-// if the ID is taken.
+// CreateAccount stores a new account with Version 1. It returns EINVALID
+// unless the ID is a bridge.NewID and the environment is set, and ECONFLICT
+// if the ID is taken; a failed create leaves a as it was.
 func (s *Store) CreateAccount(ctx context.Context, a *bridge.Account) error {
-	if a.ID == "" || a.Environment == "" {
+	if !bridge.ValidID(a.ID) || a.Environment == "" {
 		return bridge.Errorf(bridge.EINVALID, "Account record is incomplete.")
 	}
+	prev := *a
 	now := s.now()
 	if a.CreatedAt.IsZero() {
 		a.CreatedAt = now
@@ -35,7 +37,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *bridge.Account) error {
 	a.UpdatedAt = now
 	a.Version = 1
 	if err := s.putJSON(ctx, accountItem(a), a, Condition{IfAbsent: true}); err != nil {
-		a.Version = 0
+		*a = prev
 		return mapErr(err, "integrated account")
 	}
 	return nil
@@ -61,7 +63,11 @@ func (s *Store) GetAccount(ctx context.Context, env, id string) (*bridge.Account
 
 // UpdateAccount writes a if the stored version still equals a.Version, then
 // increments a.Version. A lost race returns ECONFLICT; re-read and retry.
+// An account never read from the store (Version 0) is EINVALID.
 func (s *Store) UpdateAccount(ctx context.Context, a *bridge.Account) error {
+	if a.Version < 1 {
+		return unread("integrated account")
+	}
 	prev, prevUpdated := a.Version, a.UpdatedAt
 	a.Version = prev + 1
 	a.UpdatedAt = s.now()

@@ -25,10 +25,15 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *bridge.APIKey) error {
 	if k.Hash == "" || k.ID == "" || k.Environment == "" {
 		return bridge.Errorf(bridge.EINVALID, "API key record is incomplete.")
 	}
+	prev := *k
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = s.now()
 	}
-	return mapErr(s.putJSON(ctx, apiKeyItem(k), apiKeyRecord{*k, k.Hash}, Condition{IfAbsent: true}), "API key")
+	if err := s.putJSON(ctx, apiKeyItem(k), apiKeyRecord{*k, k.Hash}, Condition{IfAbsent: true}); err != nil {
+		*k = prev
+		return mapErr(err, "API key")
+	}
+	return nil
 }
 
 // APIKeyByHash returns the key whose hash is hash, or ENOTFOUND.

@@ -19,8 +19,14 @@ func linkItem(l *bridge.LinkSession) *Item {
 	return &Item{PK: "LINK#" + l.ID, SK: "L", Version: l.Version, ExpiresAt: l.ExpiresAt.Add(24 * time.Hour)}
 }
 
-// CreateLinkSession stores a new link session with Version 1.
+// CreateLinkSession stores a new link session with Version 1 (EINVALID
+// without a bridge.NewID ID and an environment, ECONFLICT if the ID is
+// taken; a failed create leaves l as it was).
 func (s *Store) CreateLinkSession(ctx context.Context, l *bridge.LinkSession) error {
+	if !bridge.ValidID(l.ID) || l.Environment == "" {
+		return bridge.Errorf(bridge.EINVALID, "Link session record is incomplete.")
+	}
+	prev := *l
 	now := s.now()
 	if l.CreatedAt.IsZero() {
 		l.CreatedAt = now
@@ -29,7 +35,7 @@ func (s *Store) CreateLinkSession(ctx context.Context, l *bridge.LinkSession) er
 	l.Version = 1
 	rec := linkRecord{*l, l.TokenHash, l.OAuthStateHash, l.OAuthStateExpires}
 	if err := s.putJSON(ctx, linkItem(l), rec, Condition{IfAbsent: true}); err != nil {
-		l.Version = 0
+		*l = prev
 		return mapErr(err, "link session")
 	}
 	return nil
@@ -53,9 +59,13 @@ func (s *Store) GetLinkSession(ctx context.Context, id string) (*bridge.LinkSess
 }
 
 // UpdateLinkSession writes l if the stored version still equals l.Version
-// (ECONFLICT otherwise), then increments l.Version. Consuming a session is
-// an update, so a session is consumed at most once.
+// (ECONFLICT otherwise; EINVALID for Version 0), then increments
+// l.Version. Consuming a session is an update, so a session is consumed at
+// most once.
 func (s *Store) UpdateLinkSession(ctx context.Context, l *bridge.LinkSession) error {
+	if l.Version < 1 {
+		return unread("link session")
+	}
 	prev, prevUpdated := l.Version, l.UpdatedAt
 	l.Version = prev + 1
 	l.UpdatedAt = s.now()

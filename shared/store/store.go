@@ -92,6 +92,13 @@ func notFound(what string) *bridge.Error {
 	return bridge.Errorf(bridge.ENOTFOUND, "%s not found.", what)
 }
 
+// unread rejects an update of a record that was never read from the store:
+// with Version 0 the write would be unconditional and could overwrite
+// anything.
+func unread(what string) *bridge.Error {
+	return bridge.Errorf(bridge.EINVALID, "The %s has no stored version; read it before updating it.", what)
+}
+
 // mapErr turns backend sentinels into domain errors.
 func mapErr(err error, what string) error {
 	switch {

@@ -18,8 +18,14 @@ func webhookItem(w *bridge.Webhook) *Item {
 	}
 }
 
-// CreateWebhook stores a new webhook with Version 1.
+// CreateWebhook stores a new webhook with Version 1 (EINVALID without a
+// bridge.NewID ID and an environment, ECONFLICT if the ID is taken; a
+// failed create leaves w as it was).
 func (s *Store) CreateWebhook(ctx context.Context, w *bridge.Webhook) error {
+	if !bridge.ValidID(w.ID) || w.Environment == "" {
+		return bridge.Errorf(bridge.EINVALID, "Webhook record is incomplete.")
+	}
+	prev := *w
 	now := s.now()
 	if w.CreatedAt.IsZero() {
 		w.CreatedAt = now
@@ -27,7 +33,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *bridge.Webhook) error {
 	w.UpdatedAt = now
 	w.Version = 1
 	if err := s.putJSON(ctx, webhookItem(w), w, Condition{IfAbsent: true}); err != nil {
-		w.Version = 0
+		*w = prev
 		return mapErr(err, "webhook")
 	}
 	return nil
@@ -76,10 +82,15 @@ func eventItem(e *bridge.Event) *Item {
 // PutEvent records an event in the outbox. Recording the same event ID
 // twice returns ECONFLICT, so producers can retry safely.
 func (s *Store) PutEvent(ctx context.Context, e *bridge.Event) error {
+	prev := *e
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = s.now()
 	}
-	return mapErr(s.putJSON(ctx, eventItem(e), e, Condition{IfAbsent: true}), "event")
+	if err := s.putJSON(ctx, eventItem(e), e, Condition{IfAbsent: true}); err != nil {
+		*e = prev
+		return mapErr(err, "event")
+	}
+	return nil
 }
 
 // GetEvent returns the event with id (any environment; callers check), or
@@ -119,6 +130,7 @@ func deliveryItem(d *bridge.Delivery) *Item {
 // exists returns ECONFLICT, so fan-out can be retried safely with IDs
 // derived from the event and the webhook.
 func (s *Store) CreateDelivery(ctx context.Context, d *bridge.Delivery) error {
+	prev := *d
 	now := s.now()
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = now
@@ -126,7 +138,7 @@ func (s *Store) CreateDelivery(ctx context.Context, d *bridge.Delivery) error {
 	d.UpdatedAt = now
 	d.Version = 1
 	if err := s.putJSON(ctx, deliveryItem(d), d, Condition{IfAbsent: true}); err != nil {
-		d.Version = 0
+		*d = prev
 		return mapErr(err, "delivery")
 	}
 	return nil
@@ -144,8 +156,12 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*bridge.Delivery, e
 }
 
 // UpdateDelivery writes d if the stored version still equals d.Version
-// (ECONFLICT otherwise), then increments d.Version.
+// (ECONFLICT otherwise; EINVALID for Version 0), then increments
+// d.Version.
 func (s *Store) UpdateDelivery(ctx context.Context, d *bridge.Delivery) error {
+	if d.Version < 1 {
+		return unread("delivery")
+	}
 	prev, prevUpdated := d.Version, d.UpdatedAt
 	d.Version = prev + 1
 	d.UpdatedAt = s.now()
