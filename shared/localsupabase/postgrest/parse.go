@@ -611,12 +611,14 @@ func (sc *scanner) opExpr(inLogic bool) (filter, *apiError) {
 	} else if _, ok := simpleOps[name]; ok {
 		if hasMod {
 			if !quantOps[name] || (mod != "any" && mod != "all") {
+				sc.pos += dot + 1
 				return f, sc.failMsg("", "unknown single value operator "+opStr)
 			}
 			f.quant = mod
 		}
 		f.op = name
 	} else {
+		sc.pos += dot + 1
 		return f, sc.failMsg("", "unknown single value operator "+opStr)
 	}
 	sc.pos += dot + 1
