@@ -66,6 +66,7 @@ INSERT INTO notes (owner, body) VALUES
   ('11111111-1111-1111-1111-111111111111', 'alice 2'),
   ('22222222-2222-2222-2222-222222222222', 'bob 1');
 
+CREATE TABLE fuzzsink (id int, title text, meta jsonb);
 CREATE TABLE secrets (id int PRIMARY KEY, v text);
 REVOKE ALL ON secrets FROM anon, authenticated;
 

@@ -201,7 +201,8 @@ func (h *Handler) runMutation(req *request, m *mutation) (*mutationResult, *apiE
 		if req.accept.mt == mtObject && res.total != 1 {
 			return false, errSingular(res.total)
 		}
-		if req.prefs.handling == "strict" && req.prefs.hasMaxAff && res.total > req.prefs.maxAffected {
+		if req.prefs.handling == "strict" && req.prefs.hasMaxAff && req.r.Method != http.MethodPost &&
+			req.r.Method != http.MethodPut && res.total > req.prefs.maxAffected {
 			return false, &apiError{status: 400, code: "PGRST124", message: "Query result exceeds max-affected preference constraint",
 				details: "The query affects " + strconv.FormatInt(res.total, 10) + " rows"}
 		}
@@ -338,7 +339,7 @@ func (h *Handler) serveInsert(w http.ResponseWriter, req *request, name string, 
 	m.sql = sb.String()
 	m.location = req.prefs.ret == "headers-only" && len(t.pk) > 0 && !put
 	m.wholeRow = req.prefs.ret == "representation" || m.location
-	req.applyCommonPrefs(true)
+	req.applyCommonPrefs(false)
 	res, e := h.runMutation(req, m)
 	if e != nil {
 		return e
