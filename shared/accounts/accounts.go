@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/supabridge/supabridge/shared/app"
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/cursor"
 	"github.com/supabridge/supabridge/shared/httpapi"
@@ -205,4 +206,9 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.JSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+// Mount registers the accounts function's routes on rt, wired to a.
+func Mount(rt *httpapi.Router, a *app.App) {
+	(&Handler{Store: a.Store, Vault: a.Vault, Cursors: a.Cursors, Auth: a.Auth}).Register(rt)
 }

@@ -54,7 +54,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.StatusMethodNotAllowed:
 		allow := probe.header.Get("Allow")
 		w.Header().Set("Allow", allow)
-		Error(w, r, bridge.Errorf(bridge.EMETHOD, "%s is not allowed on %s; allowed: %s.", r.Method, r.URL.Path, strings.ReplaceAll(allow, ",", ", ")).
+		Error(w, r, bridge.Errorf(bridge.EMETHOD, "%s is not allowed on %s; allowed: %s.", r.Method, r.URL.Path, allow).
 			WithDetails(map[string]any{"allow": strings.Split(allow, ", ")}))
 	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		Error(w, r, bridge.Errorf(bridge.ENOTFOUND, "No route matches %s %s.", r.Method, r.URL.EscapedPath()))

@@ -1,0 +1,96 @@
+// Command admin manages operator API keys on either backend, with the same
+// configuration as the functions (SUPABRIDGE_BACKEND, SUPABRIDGE_TABLE,
+// SUPABRIDGE_DATA_DIR, AWS credentials from the usual places):
+//
+//	go run ./scripts/admin keys create --env production [--name "billing service"]
+//	go run ./scripts/admin keys list --env production
+//	go run ./scripts/admin keys delete --env production --id <key id>
+//
+// "keys create" prints the new key once; only its hash is stored.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/bridge"
+)
+
+const usage = `usage:
+  admin keys create --env NAME [--name LABEL]
+  admin keys list   --env NAME
+  admin keys delete --env NAME --id KEY_ID`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "admin:", err)
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer, getenv func(string) string) error {
+	if len(args) < 2 || args[0] != "keys" {
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet("keys "+args[1], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	env := fs.String("env", "", "environment name")
+	name := fs.String("name", "", "label for the key")
+	id := fs.String("id", "", "key ID")
+	if err := fs.Parse(args[2:]); err != nil {
+		return fmt.Errorf("%v\n%s", err, usage)
+	}
+	if !bridge.ValidEnvironment(*env) {
+		return fmt.Errorf("--env is required: lowercase letters, digits, '-' and '_'\n%s", usage)
+	}
+	cfg, err := app.ConfigFromEnv("admin", getenv)
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	switch args[1] {
+	case "create":
+		rec, key, err := bridge.NewAPIKey(*env, *name, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := a.Store.CreateAPIKey(ctx, rec); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Created API key %s for environment %q. It is shown only now:\n%s\n", rec.ID, rec.Environment, key.Reveal())
+	case "list":
+		keys, err := a.Store.ListAPIKeys(ctx, *env)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tHINT\tNAME\tCREATED")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Hint, k.Name, k.CreatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	case "delete":
+		if *id == "" {
+			return fmt.Errorf("--id is required\n%s", usage)
+		}
+		if err := a.Store.DeleteAPIKey(ctx, *env, *id); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Deleted API key %s. Running functions stop accepting it within their cache TTL.\n", *id)
+	default:
+		return errors.New(usage)
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/supabridge/supabridge/shared/cursor"
+	"github.com/supabridge/supabridge/shared/httpapi"
+	"github.com/supabridge/supabridge/shared/logs"
+	"github.com/supabridge/supabridge/shared/store"
+	"github.com/supabridge/supabridge/shared/vault"
+)
+
+// SigningKeyRef is where the signing key (cursors, link and OAuth state)
+// lives in the vault. "_system" cannot name an operator environment.
+var SigningKeyRef = vault.Ref{Environment: "_system", Kind: "system", ID: "signing-key"}
+
+// App holds what every function builds once per process. Its fields are
+// safe for concurrent use.
+type App struct {
+	Config  Config
+	Logger  *slog.Logger
+	Store   *store.Store
+	Vault   *vault.Cache
+	Cursors *cursor.Signer
+	Auth    *httpapi.Authenticator
+	// SigningKey is the raw signing key, for features that derive their own
+	// keys from it (for example OAuth state and PKCE verifiers).
+	SigningKey []byte
+
+	closers []io.Closer
+}
+
+// Open builds the App for cfg. Logs go to stderr as JSON.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	return OpenWithLogger(ctx, cfg, logs.New(os.Stderr, cfg.LogLevel).With(slog.String("function", cfg.Function)))
+}
+
+// OpenWithLogger is Open with a given logger.
+func OpenWithLogger(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Logger: logger}
+	b, v, closers, err := openBackends(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = closers
+	a.Store = store.New(b)
+	a.Vault = vault.NewCache(v, vault.CacheConfig{TTL: cfg.CacheTTL})
+	key, err := signingKey(ctx, cfg, v)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	a.SigningKey = key
+	a.Cursors = cursor.New(key)
+	a.Auth = &httpapi.Authenticator{Keys: a.Store, TTL: cfg.CacheTTL}
+	return a, nil
+}
+
+// Serve wraps h with the operator API conventions (request IDs, logs, body
+// limits, panic recovery).
+func (a *App) Serve(h http.Handler) http.Handler {
+	return httpapi.Serve(h, httpapi.Options{Logger: a.Logger})
+}
+
+// Close releases the backends.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i].Close())
+	}
+	return errors.Join(errs...)
+}
+
+// signingKey reads the signing key from the vault. On AWS the stack creates
+// it; the embedded backend creates it on first start (one process owns the
+// file then).
+func signingKey(ctx context.Context, cfg Config, v vault.Vault) ([]byte, error) {
+	key, err := v.Get(ctx, SigningKeyRef)
+	if errors.Is(err, vault.ErrNotFound) && cfg.Backend == BackendEmbedded {
+		raw := make([]byte, 48)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		key = []byte(base64.RawURLEncoding.EncodeToString(raw))
+		if err := v.Put(ctx, SigningKeyRef, key); err != nil {
+			return nil, fmt.Errorf("store the signing key: %w", err)
+		}
+		return key, nil
+	}
+	if errors.Is(err, vault.ErrNotFound) {
+		return nil, fmt.Errorf("the signing key secret %s%s does not exist; deploy the stack's SigningKey resource", cfg.SecretPrefix, SigningKeyRef.Name())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the signing key: %w", err)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("the signing key is shorter than 32 bytes")
+	}
+	return key, nil
+}
+
+// Main builds the App for function from the process environment, or prints
+// the error and exits: a cold start that cannot configure itself should fail
+// at once and visibly, not on its first request.
+func Main(function string) *App {
+	cfg, err := ConfigFromEnv(function, os.Getenv)
+	if err == nil {
+		var a *App
+		if a, err = Open(context.Background(), cfg); err == nil {
+			return a
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%s: start: %v\n", function, err)
+	os.Exit(1)
+	return nil
+}

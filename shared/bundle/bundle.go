@@ -1,0 +1,36 @@
+// Package bundle lists Supabridge's deployable functions as code: the routes
+// each HTTP function serves and the jobs each scheduled function runs. The
+// local runner serves them all from one process, and the template tests
+// check that template.yaml declares exactly these routes and schedules. No
+// deployed function imports this package: each function's main wires only
+// its own feature.
+package bundle
+
+import (
+	"context"
+	"time"
+
+	"github.com/supabridge/supabridge/shared/accounts"
+	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/httpapi"
+)
+
+// Function is one folder under functions/.
+type Function struct {
+	// Name is the folder name; the template's logical ID is its
+	// CamelCase form plus "Function".
+	Name string
+	// Mount registers the function's HTTP routes (nil: no HTTP routes).
+	Mount func(*httpapi.Router, *app.App)
+	// Job is the function's scheduled work (nil: not scheduled), run every
+	// Every by the local runner and by an EventBridge schedule on AWS.
+	Job   func(context.Context, *app.App) error
+	Every time.Duration
+}
+
+// Functions returns every function of the bundle.
+func Functions() []Function {
+	return []Function{
+		{Name: "accounts", Mount: accounts.Mount},
+	}
+}
