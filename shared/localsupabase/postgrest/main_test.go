@@ -257,7 +257,7 @@ func assertError(t *testing.T, r reply, status int, code string) map[string]any 
 }
 
 // exec runs SQL as the superuser.
-func exec(t *testing.T, sql string, args ...any) {
+func execSQL(t *testing.T, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -288,9 +288,9 @@ func queryInt(t *testing.T, sql string) int64 {
 // newTable creates a fresh table for a test that writes.
 func newTable(t *testing.T, name, ddl string) {
 	t.Helper()
-	exec(t, "DROP TABLE IF EXISTS "+name+" CASCADE")
-	exec(t, ddl)
-	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS "+name+" CASCADE") })
+	execSQL(t, "DROP TABLE IF EXISTS "+name+" CASCADE")
+	execSQL(t, ddl)
+	t.Cleanup(func() { execSQL(t, "DROP TABLE IF EXISTS "+name+" CASCADE") })
 }
 
 func enc(s string) string { return strings.NewReplacer(" ", "%20", `"`, "%22", ",", "%2C").Replace(s) }

@@ -163,7 +163,11 @@ func (m *mutation) statement(req *request, res *mutationResult) (stmt, *apiError
 	body := "''"
 	if m.wholeRow && req.prefs.ret == "representation" && req.r.Method != http.MethodHead {
 		ra := m.p.alias()
-		selects, _, _, e := m.p.selectList(m.t, ra, req.qp.sel, level{}, 0)
+		selects, _, embeds, e := m.p.selectList(m.t, ra, req.qp.sel, level{}, 0)
+		if e != nil {
+			return stmt{}, e
+		}
+		order, e := m.p.orderAt(ra, level{}, m.t, embeds)
 		if e != nil {
 			return stmt{}, e
 		}
@@ -171,7 +175,7 @@ func (m *mutation) statement(req *request, res *mutationResult) (stmt, *apiError
 			return stmt{}, e
 		}
 		body = "(SELECT " + bodyExpr(req.accept, false, "") + " FROM (SELECT " + strings.Join(selects, ", ") +
-			" FROM (SELECT (pgrst_row).* FROM pgrst_source) AS " + ident(ra) + ") _postgrest_t)"
+			" FROM (SELECT (pgrst_row).* FROM pgrst_source) AS " + ident(ra) + order + ") _postgrest_t)"
 	}
 	location := "NULL::text"
 	if m.location {

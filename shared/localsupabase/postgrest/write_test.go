@@ -112,7 +112,7 @@ func TestWrite(t *testing.T) {
 
 func TestWriteErrors(t *testing.T) {
 	newTable(t, "items", itemsDDL)
-	exec(t, "INSERT INTO items (id, sku, name) VALUES (1, 'a', 'apple')")
+	execSQL(t, "INSERT INTO items (id, sku, name) VALUES (1, 'a', 'apple')")
 	cases := []struct {
 		name   string
 		call   call
