@@ -127,4 +127,3 @@ func TestSupabaseJSConformance(t *testing.T) {
 		})
 	}
 }
-
