@@ -257,7 +257,7 @@ func assertError(t *testing.T, r reply, status int, code string) map[string]any 
 }
 
 // exec runs SQL as the superuser.
-func execSQL(t *testing.T, sql string, args ...any) {
+func execSQL(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)

@@ -1,6 +1,7 @@
 package postgrest_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -185,6 +186,42 @@ func TestMaxRowsListing(t *testing.T) {
 	r := do(t, call{target: "/big?select=id", header: map[string]string{"Prefer": "count=exact"}})
 	assertStatus(t, r, 206)
 	assertHeader(t, r, "Content-Range", "0-999/2500")
+}
+
+func TestCountEstimated(t *testing.T) {
+	execSQL(t, "ANALYZE big")
+	cases := []struct {
+		target string
+		status int
+		prefix string
+	}{
+		// Few rows: the exact count.
+		{"/books?select=id&limit=1", 206, "0-0/6"},
+		// Past max rows: the planner's estimate.
+		{"/big?select=id&limit=1", 206, "0-0/2500"},
+	}
+	for _, c := range cases {
+		r := do(t, call{target: c.target, header: map[string]string{"Prefer": "count=estimated"}})
+		assertStatus(t, r, c.status)
+		assertHeader(t, r, "Content-Range", c.prefix)
+		assertHeader(t, r, "Preference-Applied", "count=estimated")
+	}
+}
+
+func TestOpenAPIRoot(t *testing.T) {
+	r := do(t, call{target: "/"})
+	assertStatus(t, r, 200)
+	assertHeader(t, r, "Content-Type", "application/openapi+json; charset=utf-8")
+	var doc struct {
+		Info  struct{ Version string }   `json:"info"`
+		Paths map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Info.Version != "14.12" || doc.Paths["/books"] == nil || doc.Paths["/rpc/add"] == nil {
+		t.Fatalf("openapi = %s", r.body)
+	}
 }
 
 func TestNewTableVisibleAtOnce(t *testing.T) {
