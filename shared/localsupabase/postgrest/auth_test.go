@@ -1,7 +1,9 @@
 package postgrest_test
 
 import (
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -88,4 +90,41 @@ func TestRLS(t *testing.T) {
 	// The service role bypasses RLS.
 	r = do(t, call{target: "/notes2?select=body", header: map[string]string{"Authorization": "Bearer " + serviceToken}})
 	assertJSON(t, r, `[{"body":"mine"}]`)
+}
+
+// TestConcurrentRoles interleaves users on the pooled connections: role and
+// claims are transaction-local, so no request sees another's rows.
+func TestConcurrentRoles(t *testing.T) {
+	users := map[string]string{alice: `[{"body":"alice 1"},{"body":"alice 2"}]`, bob: `[{"body":"bob 1"}]`, "": `[]`}
+	errs := make(chan string, 64)
+	var wg sync.WaitGroup
+	for i := 0; i < 48; i++ {
+		for uid, want := range users {
+			wg.Add(1)
+			go func(uid, want string) {
+				defer wg.Done()
+				hdr := map[string]string{}
+				if uid != "" {
+					hdr["Authorization"] = "Bearer " + userToken(uid)
+				}
+				r := httptest.NewRequest("GET", "/notes?select=body&order=id", nil)
+				for k, v := range hdr {
+					r.Header.Set(k, v)
+				}
+				w := httptest.NewRecorder()
+				api.ServeHTTP(w, r)
+				if w.Code != 200 || w.Body.String() != strings.ReplaceAll(want, "},{", "}, \n {") {
+					select {
+					case errs <- uid + ": " + w.Body.String():
+					default:
+					}
+				}
+			}(uid, want)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
