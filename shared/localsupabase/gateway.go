@@ -38,6 +38,8 @@ func (p *Project) gateway() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/auth/v1/", p.keyAuth(http.StripPrefix("/auth/v1", p.auth)))
 	mux.Handle("/rest/v1/", p.keyAuth(http.StripPrefix("/rest/v1", p.restHandler())))
+	mux.Handle("/realtime/v1/", p.realtime)
+	mux.Handle("/socket/", p.realtime)
 	mux.Handle("/", http.HandlerFunc(noRoute))
 	return cors(mux)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/supabridge/supabridge/shared/localsupabase/auth"
 	"github.com/supabridge/supabridge/shared/localsupabase/faults"
 	"github.com/supabridge/supabridge/shared/localsupabase/projectdb"
+	"github.com/supabridge/supabridge/shared/localsupabase/realtime"
 )
 
 // Project is one project of the stand-in: a database, a JWT secret with the
@@ -37,14 +38,20 @@ type Project struct {
 	PublishableKey string
 	SecretKey      string
 
-	stack  *Stack
-	auth   *auth.Server
-	server *http.Server
+	stack    *Stack
+	auth     *auth.Server
+	realtime *realtime.Server
+	server   *http.Server
 	// readyAt is when the project turns ACTIVE_HEALTHY; zero while its
 	// database is still being created. Guarded by stack.mu.
 	readyAt    time.Time
 	initFailed bool
 }
+
+// Realtime returns the project's Realtime server, for its Go fault API
+// (Realtime().Faults()). Its HTTP fault controls are mounted on the stack's
+// admin endpoint under realtime-<ref>/.
+func (p *Project) Realtime() *realtime.Server { return p.realtime }
 
 // ServerName is the project's fault/counter server name.
 func (p *Project) ServerName() string { return "api:" + p.Ref }
@@ -125,6 +132,20 @@ func (s *Stack) provisionInto(ctx context.Context, p *Project, dbName string, cr
 		return fmt.Errorf("localsupabase: project %s: %w", p.Ref, err)
 	}
 	p.auth = a
+	rt, err := realtime.New(ctx, realtime.Config{
+		DatabaseURL:   p.DBURL,
+		JWTSecret:     []byte(p.JWTSecret),
+		ResolveAPIKey: p.ResolveAPIKey,
+		Now:           s.cfg.Now,
+		Logger:        s.log,
+	})
+	if err != nil {
+		a.Close()
+		_ = ln.Close()
+		return fmt.Errorf("localsupabase: project %s: %w", p.Ref, err)
+	}
+	p.realtime = rt
+	s.injector.Mount("realtime-"+p.Ref, rt.Faults())
 	h := s.injector.Wrap(p.ServerName(), s.logRequests(p.ServerName(), p.gateway()), faults.ServerOptions{
 		TooManyRequests: authTooManyRequests,
 	})
@@ -136,6 +157,9 @@ func (s *Stack) provisionInto(ctx context.Context, p *Project, dbName string, cr
 func (p *Project) close(ctx context.Context) {
 	if p.server != nil {
 		_ = p.server.Shutdown(ctx)
+	}
+	if p.realtime != nil {
+		_ = p.realtime.Close()
 	}
 	if p.auth != nil {
 		p.auth.Close()

@@ -210,6 +210,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	p.readyAt = cfg.Now()
 	s.projects = append(s.projects, p)
 	s.mu.Unlock()
+	s.injector.Mount("realtime", p.realtime.Faults())
 	ok = true
 	return s, nil
 }
