@@ -29,6 +29,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -321,6 +322,9 @@ func (s *Server) handle(r *http.Request) ([]byte, error) {
 		in = &secretIDInput{}
 	case OpRestoreSecret:
 		in = &secretIDInput{}
+	}
+	if err := exactKeys(body, reflect.TypeOf(in)); err != nil {
+		return nil, &apiError{http.StatusBadRequest, "SerializationException", "malformed request body: " + err.Error()}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
