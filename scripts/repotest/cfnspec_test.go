@@ -128,10 +128,8 @@ func (s *cfnSpec) check(path string, v any, typ specType, errs *[]string) {
 			bad("a boolean")
 		}
 	case "json":
-		switch v.(type) {
-		case map[string]any, string:
-		default:
-			bad("a JSON object")
+		if v == nil {
+			bad("a JSON value")
 		}
 	case "tag":
 		m, ok := v.(map[string]any)

@@ -167,10 +167,10 @@ var samNewerThanSpec = map[string]string{
 // newer than SAM's entry, in the CloudFormation resource SAM generates.
 func (s *cfnSpec) samProperty(key string) (specType, bool) {
 	target := map[string][2]string{
-		"AWS::Serverless::HttpApi.AccessLogSettings":  {"AWS::ApiGatewayV2::Stage", "AccessLogSettings"},
-		"AWS::Serverless::Function.LoggingConfig":     {"AWS::Lambda::Function", "LoggingConfig"},
-		"SQSEvent.FunctionResponseTypes":              {"AWS::Lambda::EventSourceMapping", "FunctionResponseTypes"},
-		"ScheduleV2.Target":                           {"AWS::Scheduler::Schedule", "Target"},
+		"AWS::Serverless::HttpApi.AccessLogSettings": {"AWS::ApiGatewayV2::Stage", "AccessLogSettings"},
+		"AWS::Serverless::Function.LoggingConfig":    {"AWS::Lambda::Function", "LoggingConfig"},
+		"SQSEvent.FunctionResponseTypes":             {"AWS::Lambda::EventSourceMapping", "FunctionResponseTypes"},
+		"ScheduleV2.Target":                          {"AWS::Scheduler::Schedule", "Target"},
 	}[key]
 	r := s.resources[target[0]]
 	if r == nil {
@@ -461,6 +461,10 @@ func TestFunctionsBuildForLambda(t *testing.T) {
 		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s: build failed: %v\n%s", id, err, b)
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(out, id, "bootstrap")); err == nil {
+			t.Logf("%s: linux/arm64 bootstrap %.1f MB", id, float64(fi.Size())/(1<<20))
 		}
 	}
 }

@@ -1,0 +1,354 @@
+package repotest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/awssecrets"
+	"github.com/supabridge/supabridge/shared/awssecrets/smtest"
+	"github.com/supabridge/supabridge/shared/bridge"
+	"github.com/supabridge/supabridge/shared/bundle"
+	"github.com/supabridge/supabridge/shared/dynamo"
+	"github.com/supabridge/supabridge/shared/dynamo/dynamotest"
+	"github.com/supabridge/supabridge/shared/store"
+	"github.com/supabridge/supabridge/shared/vault"
+)
+
+// The events in events/ name these objects; the harness creates them before
+// invoking, so each event meets the state a deployed stack would have.
+const (
+	eventEnvironment = "production"
+	eventAccountID   = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a01"
+	eventTenantID    = "acme-corp"
+)
+
+// expectation is what one event must produce, in the order listed (later
+// events see the state earlier ones left).
+type expectation struct {
+	file     string // below events/
+	status   int    // HTTP status of an API Gateway response
+	contains string // a fragment of the response body
+	after    func(t *testing.T, h *lambdaHarness)
+}
+
+var expectations = []expectation{
+	{file: "accounts/health.json", status: 200, contains: `"status":"ok"`},
+	{file: "accounts/list-no-key.json", status: 401, contains: `"statusCode":401`},
+	{file: "accounts/list-bad-limit.json", status: 400, contains: `limit must be an integer`},
+	{file: "accounts/list.json", status: 200, contains: `"result_count":1`},
+	{file: "accounts/get.json", status: 200, contains: `"id":"` + eventAccountID + `"`},
+	{file: "accounts/get-not-found.json", status: 404, contains: `"code":"not_found"`},
+	{file: "accounts/delete.json", status: 200, contains: `{"id":"` + eventAccountID + `"}`,
+		after: func(t *testing.T, h *lambdaHarness) {
+			if _, err := h.store.GetAccount(context.Background(), eventEnvironment, eventAccountID); !bridge.IsCode(err, bridge.ENOTFOUND) {
+				t.Errorf("account still stored after DELETE: %v", err)
+			}
+			if _, ok := h.sm.Secret("supabridge/" + eventEnvironment + "/account/" + eventAccountID); ok {
+				t.Error("credential secret still exists after DELETE")
+			}
+		}},
+}
+
+// lambdaHarness is the AWS side of a deployed stack, offline: dynalite for
+// DynamoDB and the Secrets Manager fake, seeded as the events expect.
+type lambdaHarness struct {
+	dyn   *dynamotest.Server
+	table string
+	sm    *smtest.Server
+	store *store.Store
+	vault vault.Vault
+}
+
+func newLambdaHarness(t *testing.T) *lambdaHarness {
+	t.Helper()
+	dyn, err := dynamotest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dyn.Close() })
+	client, table := dyn.NewTable(t)
+	sm := smtest.NewServer(smtest.Options{})
+	t.Cleanup(sm.Close)
+	v, err := awssecrets.New(sm.Client(), awssecrets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &lambdaHarness{dyn: dyn, table: table, sm: sm, store: store.New(dynamo.New(client, table)), vault: v}
+	ctx := context.Background()
+	// The stack's SigningKey resource, as CloudFormation generates it.
+	if err := v.Put(ctx, app.SigningKeyRef, []byte(strings.Repeat("k3y", 22))); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range eventAPIKeys(t) {
+		err := h.store.CreateAPIKey(ctx, &bridge.APIKey{ID: bridge.NewID(), Environment: eventEnvironment, Hash: bridge.HashAPIKey(key), Hint: "sbk_…"})
+		if err != nil && !bridge.IsCode(err, bridge.ECONFLICT) {
+			t.Fatal(err)
+		}
+	}
+	acc := &bridge.Account{
+		ID: eventAccountID, Environment: eventEnvironment, TenantID: eventTenantID,
+		Status: bridge.StatusActive, AuthMethod: bridge.AuthAPIKey,
+		ProjectRef: "abcdefghijklmnopqrst", ProjectURL: "https://abcdefghijklmnopqrst.supabase.co",
+		KeyKind: bridge.KeySecret, BypassesRLS: true,
+	}
+	if err := h.store.CreateAccount(ctx, acc); err != nil {
+		t.Fatal(err)
+	}
+	cred, _ := bridge.Credential{Method: bridge.AuthAPIKey, APIKey: "sb_secret_eventsOnlyNotARealKey0000000000"}.MarshalBinary()
+	if err := v.Put(ctx, vault.Ref{Environment: eventEnvironment, Kind: vault.KindAccount, ID: eventAccountID}, cred); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// eventAPIKeys returns every operator API key the events carry.
+func eventAPIKeys(t *testing.T) []string {
+	t.Helper()
+	re := regexp.MustCompile(`Bearer (sbk_[A-Za-z0-9_-]+)`)
+	seen := map[string]bool{}
+	err := filepath.Walk(filepath.Join(root(t), "events"), func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			seen[string(m[1])] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// env is the environment a deployed function would see (template.yaml's
+// Globals), pointed at the offline AWS.
+func (h *lambdaHarness) env(fn string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIASMTESTEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY=smtest/secret/access/key/EXAMPLE",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + h.dyn.Endpoint(),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + h.sm.URL,
+		"AWS_LAMBDA_FUNCTION_NAME=supabridge-" + fn,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=29",
+		"SUPABRIDGE_BACKEND=aws",
+		"SUPABRIDGE_TABLE=" + h.table,
+		"SUPABRIDGE_SECRET_PREFIX=supabridge/",
+	}
+}
+
+func findRIE(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p
+	}
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "aws-lambda-rie")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatal("aws-lambda-rie is not installed: run ./scripts/test (it installs it) or " +
+		"go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d")
+	return ""
+}
+
+// TestLambdaRuntime builds every function as a linux bootstrap, runs it
+// under the AWS Lambda Runtime Interface Emulator (what `sam local invoke`
+// does, without Docker) against offline DynamoDB and Secrets Manager, and
+// invokes it with every event in events/, checking each response. It logs
+// each function's cold-start Init Duration.
+func TestLambdaRuntime(t *testing.T) {
+	rie := findRIE(t)
+	h := newLambdaHarness(t)
+
+	byFn := map[string][]expectation{}
+	for _, e := range expectations {
+		fn := strings.SplitN(e.file, "/", 2)[0]
+		byFn[fn] = append(byFn[fn], e)
+	}
+	checkEveryEventIsExpected(t)
+
+	bin := t.TempDir()
+	for _, f := range bundle.Functions() {
+		t.Run(f.Name, func(t *testing.T) {
+			exp := byFn[f.Name]
+			if len(exp) == 0 {
+				t.Fatalf("events/%s has no events", f.Name)
+			}
+			boot := filepath.Join(bin, f.Name, "bootstrap")
+			build := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-o", boot, ".")
+			build.Dir = filepath.Join(root(t), "functions", f.Name)
+			build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("build: %v\n%s", err, out)
+			}
+			fn := startRIE(t, rie, boot, h.env(f.Name))
+			for _, e := range exp {
+				payload, err := os.ReadFile(filepath.Join(root(t), "events", e.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				status, body := fn.invoke(t, payload)
+				if status != e.status || !strings.Contains(body, e.contains) {
+					t.Errorf("%s: got %d %s, want %d containing %s", e.file, status, body, e.status, e.contains)
+				}
+				if e.after != nil {
+					e.after(t, h)
+				}
+			}
+			t.Logf("%s: Init Duration %.1f ms under the RIE", f.Name, fn.initDuration(t))
+		})
+	}
+}
+
+func checkEveryEventIsExpected(t *testing.T) {
+	t.Helper()
+	listed := map[string]bool{}
+	for _, e := range expectations {
+		listed[e.file] = true
+	}
+	files, _ := filepath.Glob(filepath.Join(root(t), "events", "*", "*.json"))
+	var missing []string
+	for _, f := range files {
+		rel, _ := filepath.Rel(filepath.Join(root(t), "events"), f)
+		if !listed[filepath.ToSlash(rel)] {
+			missing = append(missing, rel)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("events without an expectation in rie_test.go: %v", missing)
+	}
+}
+
+// rieFunction is one bootstrap running under the emulator.
+type rieFunction struct {
+	url string
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+func startRIE(t *testing.T, rie, bootstrap string, env []string) *rieFunction {
+	t.Helper()
+	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = env
+	f := &rieFunction{url: "http://" + invokeAddr + "/2015-03-31/functions/function/invocations"}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			f.mu.Lock()
+			f.log.WriteString(sc.Text() + "\n")
+			f.mu.Unlock()
+		}
+	}()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = pw.Close()
+		if t.Failed() {
+			f.mu.Lock()
+			t.Logf("emulator output:\n%s", f.log.String())
+			f.mu.Unlock()
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("tcp", invokeAddr)
+		if err == nil {
+			c.Close()
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator did not listen on %s: %v", invokeAddr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// invoke sends an event and returns the API Gateway response's status and
+// body. A function error (which the emulator answers with HTTP 200 and an
+// errorMessage) fails the test.
+func (f *rieFunction) invoke(t *testing.T, event []byte) (int, string) {
+	t.Helper()
+	resp, err := http.Post(f.url, "application/json", bytes.NewReader(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		StatusCode   int               `json:"statusCode"`
+		Body         string            `json:"body"`
+		Headers      map[string]string `json:"headers"`
+		ErrorMessage string            `json:"errorMessage"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("invocation answered %d %s", resp.StatusCode, raw)
+	}
+	if out.ErrorMessage != "" {
+		t.Fatalf("function error: %s", raw)
+	}
+	if out.Headers["X-Request-Id"] == "" {
+		t.Errorf("response without X-Request-Id: %s", raw)
+	}
+	return out.StatusCode, out.Body
+}
+
+var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// initDuration is the cold start's init phase as the emulator measured it.
+func (f *rieFunction) initDuration(t *testing.T) float64 {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := initReport.FindStringSubmatch(f.log.String())
+	if m == nil {
+		t.Errorf("no INIT REPORT in the emulator's output")
+		return 0
+	}
+	d, _ := strconv.ParseFloat(m[1], 64)
+	return d
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
