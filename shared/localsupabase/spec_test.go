@@ -239,3 +239,39 @@ func opKey(req *http.Request) string {
 	}
 	return req.Method + " " + strings.Join(parts, "/")
 }
+
+// TestSpecValidationCatchesDrift proves the validators reject bodies that
+// break the specs, so a passing suite means something.
+func TestSpecValidationCatchesDrift(t *testing.T) {
+	tests := []struct {
+		name, method, path, body string
+		management               bool
+		wantOK                   bool
+	}{
+		{"organizations ok", "GET", "/v1/organizations", `[{"id":"a","slug":"a","name":"A"}]`, true, true},
+		{"organizations missing name", "GET", "/v1/organizations", `[{"id":"a","slug":"a"}]`, true, false},
+		{"token response extra field", "POST", "/v1/oauth/token", `{"access_token":"a","refresh_token":"b","expires_in":1,"token_type":"Bearer","scope":"x"}`, true, false},
+		{"user ok", "GET", "/admin/users/6b0c1f6e-0000-4000-8000-000000000000", `{"id":"6b0c1f6e-0000-4000-8000-000000000000","is_anonymous":false}`, false, true},
+		{"user with identities null", "GET", "/admin/users/6b0c1f6e-0000-4000-8000-000000000000", `{"id":"6b0c1f6e-0000-4000-8000-000000000000","identities":null}`, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := specs.auth
+			if tt.management {
+				v = specs.management
+			}
+			req, _ := http.NewRequest(tt.method, "http://localhost"+tt.path, nil)
+			status := 200
+			if tt.method == "POST" {
+				status = 201
+			}
+			resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(tt.body)), Request: req}
+			specs.mu.Lock()
+			ok, errs := v.ValidateHttpResponse(req, resp)
+			specs.mu.Unlock()
+			if ok != tt.wantOK {
+				t.Errorf("valid = %v, want %v: %s", ok, tt.wantOK, describe(errs))
+			}
+		})
+	}
+}
