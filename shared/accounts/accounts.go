@@ -5,9 +5,7 @@ package accounts
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/supabridge/supabridge/shared/app"
 	"github.com/supabridge/supabridge/shared/bridge"
@@ -54,69 +52,6 @@ func health(w http.ResponseWriter, _ *http.Request) {
 	httpapi.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// View is an integrated account as the API shows it.
-type View struct {
-	ID                   string            `json:"id"`
-	TenantID             string            `json:"tenant_id"`
-	Environment          string            `json:"environment"`
-	Status               string            `json:"status"`
-	AuthenticationMethod string            `json:"authentication_method"`
-	LastError            *string           `json:"last_error"`
-	Context              json.RawMessage   `json:"context"`
-	Organization         *OrganizationView `json:"organization"`
-	Project              *ProjectView      `json:"project"`
-	TokenExpiresAt       *time.Time        `json:"token_expires_at"`
-	LastRefreshedAt      *time.Time        `json:"last_refreshed_at"`
-	CreatedAt            time.Time         `json:"created_at"`
-	UpdatedAt            time.Time         `json:"updated_at"`
-}
-
-// OrganizationView identifies the linked organization.
-type OrganizationView struct {
-	ID     string   `json:"id"`
-	Slug   string   `json:"slug"`
-	Name   string   `json:"name"`
-	Scopes []string `json:"scopes,omitempty"`
-}
-
-// ProjectView identifies the linked project.
-type ProjectView struct {
-	Ref         string `json:"ref"`
-	URL         string `json:"url"`
-	KeyKind     string `json:"key_kind"`
-	BypassesRLS bool   `json:"bypasses_rls"`
-}
-
-// NewView renders a for the API.
-func NewView(a *bridge.Account) View {
-	v := View{
-		ID: a.ID, TenantID: a.TenantID, Environment: a.Environment, Status: string(a.Status),
-		AuthenticationMethod: string(a.AuthMethod), Context: a.Context,
-		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
-	}
-	if v.Context == nil {
-		v.Context = json.RawMessage("{}")
-	}
-	if a.LastError != "" {
-		v.LastError = &a.LastError
-	}
-	if a.OrganizationID != "" || a.OrganizationSlug != "" {
-		v.Organization = &OrganizationView{ID: a.OrganizationID, Slug: a.OrganizationSlug, Name: a.OrganizationName, Scopes: a.Scopes}
-	}
-	if a.ProjectRef != "" || a.ProjectURL != "" {
-		v.Project = &ProjectView{Ref: a.ProjectRef, URL: a.ProjectURL, KeyKind: string(a.KeyKind), BypassesRLS: a.BypassesRLS}
-	}
-	if !a.TokenExpiresAt.IsZero() {
-		t := a.TokenExpiresAt
-		v.TokenExpiresAt = &t
-	}
-	if !a.LastRefreshedAt.IsZero() {
-		t := a.LastRefreshedAt
-		v.LastRefreshedAt = &t
-	}
-	return v
-}
-
 type listCursor struct {
 	After string `json:"a"`
 }
@@ -159,9 +94,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	views := make([]View, len(accs))
+	views := make([]bridge.AccountView, len(accs))
 	for i, a := range accs {
-		views[i] = NewView(a)
+		views[i] = a.View()
 	}
 	next := ""
 	if after != "" {
@@ -179,7 +114,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.JSON(w, http.StatusOK, NewView(a))
+	httpapi.JSON(w, http.StatusOK, a.View())
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {

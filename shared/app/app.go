@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
+	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/cursor"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/logs"
@@ -21,6 +23,10 @@ import (
 // SigningKeyRef is where the signing key (cursors, link and OAuth state)
 // lives in the vault. "_system" cannot name an operator environment.
 var SigningKeyRef = vault.Ref{Environment: "_system", Kind: "system", ID: "signing-key"}
+
+// OAuthClientSecretRef is where the OAuth app's client secret lives in the
+// vault when the environment does not carry it (the stack stores it there).
+var OAuthClientSecretRef = vault.Ref{Environment: "_system", Kind: "system", ID: "oauth-client-secret"}
 
 // App holds what every function builds once per process. Its fields are
 // safe for concurrent use.
@@ -34,6 +40,9 @@ type App struct {
 	// SigningKey is the raw signing key, for features that derive their own
 	// keys from it (for example OAuth state and PKCE verifiers).
 	SigningKey []byte
+	// HTTP is the client for calls to Supabase and to webhooks: bounded
+	// timeouts, no redirects followed.
+	HTTP *http.Client
 
 	closers []io.Closer
 }
@@ -45,7 +54,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 
 // OpenWithLogger is Open with a given logger.
 func OpenWithLogger(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, HTTP: NewHTTPClient()}
 	b, v, closers, err := openBackends(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -61,6 +70,16 @@ func OpenWithLogger(ctx context.Context, cfg Config, logger *slog.Logger) (*App,
 	a.SigningKey = key
 	a.Cursors = cursor.New(key)
 	a.Auth = &httpapi.Authenticator{Keys: a.Store, TTL: cfg.CacheTTL}
+	if a.Config.OAuthClientSecret.IsZero() && a.Config.OAuthClientID != "" {
+		secret, err := v.Get(ctx, OAuthClientSecretRef)
+		switch {
+		case err == nil:
+			a.Config.OAuthClientSecret = bridge.Secret(secret)
+		case !errors.Is(err, vault.ErrNotFound):
+			_ = a.Close()
+			return nil, fmt.Errorf("read the OAuth client secret: %w", err)
+		}
+	}
 	return a, nil
 }
 
@@ -68,6 +87,27 @@ func OpenWithLogger(ctx context.Context, cfg Config, logger *slog.Logger) (*App,
 // limits, panic recovery).
 func (a *App) Serve(h http.Handler) http.Handler {
 	return httpapi.Serve(h, httpapi.Options{Logger: a.Logger})
+}
+
+// NewHTTPClient returns the client for outbound calls: connection, TLS and
+// header timeouts, pooled connections, and redirects returned rather than
+// followed (a redirect from an upstream is never trusted with credentials).
+// Callers bound whole requests with their context.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 60 * time.Second
+	t.ExpectContinueTimeout = time.Second
+	return &http.Client{
+		Transport: t,
+		Timeout:   5 * time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 }
 
 // Close releases the backends.

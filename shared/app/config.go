@@ -48,6 +48,20 @@ type Config struct {
 	// AllowPrivateUpstreams lets linked project URLs point at loopback and
 	// private addresses (the local sandbox).
 	AllowPrivateUpstreams bool
+	// ManagementAPIURL is the Supabase Management API base URL (default
+	// https://api.supabase.com).
+	ManagementAPIURL string
+	// OAuthClientID and OAuthClientSecret identify Supabridge's Supabase
+	// OAuth app. On AWS the secret is read from the vault
+	// (OAuthClientSecretRef) when the environment does not set it.
+	OAuthClientID     string
+	OAuthClientSecret bridge.Secret
+	// OAuthRedirectURL is the registered callback; empty means
+	// PublicURL (or the request's host) + /connect/oauth/callback.
+	OAuthRedirectURL string
+	// DeliveryQueueURL is the SQS queue that triggers webhook deliveries
+	// (aws); empty delivers in-process.
+	DeliveryQueueURL string
 	// CacheTTL bounds how long API keys, accounts and credentials are
 	// trusted from memory on a warm function (default 60 s).
 	CacheTTL time.Duration
@@ -68,6 +82,15 @@ func ConfigFromEnv(function string, getenv func(string) string) (Config, error) 
 		KMSKeyID:     getenv("SUPABRIDGE_KMS_KEY_ID"),
 		PublicURL:    strings.TrimRight(getenv("SUPABRIDGE_PUBLIC_URL"), "/"),
 		CacheTTL:     time.Minute,
+
+		ManagementAPIURL:  strings.TrimRight(getenv("SUPABRIDGE_MANAGEMENT_API_URL"), "/"),
+		OAuthClientID:     getenv("SUPABRIDGE_OAUTH_CLIENT_ID"),
+		OAuthClientSecret: bridge.Secret(getenv("SUPABRIDGE_OAUTH_CLIENT_SECRET")),
+		OAuthRedirectURL:  getenv("SUPABRIDGE_OAUTH_REDIRECT_URL"),
+		DeliveryQueueURL:  getenv("SUPABRIDGE_DELIVERY_QUEUE_URL"),
+	}
+	if c.ManagementAPIURL == "" {
+		c.ManagementAPIURL = "https://api.supabase.com"
 	}
 	if c.Backend == "" {
 		c.Backend = BackendEmbedded
