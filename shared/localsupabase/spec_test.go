@@ -163,6 +163,10 @@ func describe(errs []*vErrors.ValidationError) string {
 // it. Each case cites the reference notes.
 func exception(management bool, req *http.Request, status int, body []byte) string {
 	path := req.URL.Path
+	if req.Method == http.MethodOptions {
+		// CORS preflights are answered by the gateway, not the services.
+		return "preflight"
+	}
 	if management {
 		switch {
 		case strings.HasPrefix(path, "/v1/oauth/authorize"):

@@ -32,7 +32,9 @@ const (
 	// RateLimit answers 429 the way the matched server does when its rate
 	// limit is exhausted.
 	RateLimit Kind = "rate_limit"
-	// Drop closes the connection without answering.
+	// Drop closes the connection without answering. Go's HTTP client
+	// retries an idempotent request once when a reused connection closes
+	// this way, so a rule meant to be seen by such a client needs Count 2.
 	Drop Kind = "drop"
 )
 
