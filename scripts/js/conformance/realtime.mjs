@@ -1,9 +1,9 @@
 // Realtime conformance: the official supabase-js client (realtime-js with
-// its default serializer) against the local Realtime server. Run by
-// shared/localsupabase/realtime's Go test, which creates the js_rt*
+// its default serializer) against the local Supabase's Realtime server. Run
+// by shared/localsupabase/realtime's Go test, which creates the js_rt*
 // tables and passes:
-//   SUPABASE_URL   project URL serving /realtime/v1/websocket
-//   ANON_KEY, SERVICE_ROLE_KEY
+//   SUPABASE_URL   the project's base URL (its gateway)
+//   ANON_KEY, SERVICE_ROLE_KEY, PUBLISHABLE_KEY
 //   SQL_URL        test-only endpoint: POST a statement, it runs as superuser
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -130,4 +130,25 @@ test('a table outside the publication sends nothing', async () => {
   assert.equal(events.length, 0);
   await service.removeChannel(channel);
   await service.removeChannel(wide.channel);
+});
+
+test('an opaque publishable key connects through the gateway', async () => {
+  const client = createClient(url, process.env.PUBLISHABLE_KEY, opts);
+  const channel = client.channel('rt-publishable');
+  const events = [];
+  channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'js_rt' }, (p) => events.push(p));
+  const ready = new Promise((resolve, reject) => {
+    channel.on('system', {}, (msg) => {
+      if (msg.extension !== 'postgres_changes') return;
+      if (msg.status === 'ok') resolve();
+      else reject(new Error(msg.message));
+    });
+  });
+  channel.subscribe();
+  await withTimeout(ready, 10000, 'Subscribed to PostgreSQL');
+  await sql(`insert into public.js_rt (id, status) values (30, 'anon')`);
+  await until(() => events.length >= 1, 'the insert as anon');
+  assert.equal(events[0].new.status, 'anon');
+  await client.removeAllChannels();
+  await client.realtime.disconnect();
 });

@@ -1,8 +1,9 @@
-package realtime
+package realtime_test
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,13 +13,17 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/supabridge/supabridge/shared/localsupabase"
+	"github.com/supabridge/supabridge/shared/localsupabase/realtime"
 )
 
 // TestSupabaseJSConformance runs scripts/js/conformance/realtime*.mjs (the
-// official supabase-js client, default protocol version) against the
-// server. The root localsupabase stack does not mount this package yet, so
-// the test serves the handler itself on the public path, next to a
-// test-only SQL endpoint the script uses to commit changes.
+// official supabase-js client with realtime-js's default protocol version)
+// against a local Supabase stack's project URL, so the gateway's routing
+// and key resolution are part of what is checked. A test-only SQL endpoint
+// lets the scripts commit changes.
 func TestSupabaseJSConformance(t *testing.T) {
 	jsDir, err := filepath.Abs(filepath.Join("..", "..", "..", "scripts", "js"))
 	if err != nil {
@@ -35,36 +40,55 @@ func TestSupabaseJSConformance(t *testing.T) {
 		t.Fatalf("no realtime conformance scripts in %s", jsDir)
 	}
 
-	e := newEnv(t)
-	e.exec(`create table public.js_rt (id int8 primary key, status text, amount numeric, tags text[], meta jsonb)`)
-	e.exec(`create table public.js_rt_hidden (id int8 primary key)`)
-	e.exec(`alter publication supabase_realtime add table public.js_rt`)
-	mux := http.NewServeMux()
-	mux.Handle(PublicPath, e.srv)
-	mux.HandleFunc("POST /__test/sql", func(w http.ResponseWriter, r *http.Request) {
+	ctx := context.Background()
+	dbURL, err := realtime.NewDatabaseForTest(ctx, "rt_stack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := localsupabase.Start(ctx, localsupabase.Config{DBURL: dbURL})
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	defer st.Close()
+	p := st.Project()
+	db, err := pgxpool.New(ctx, p.DBURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		`create table public.js_rt (id int8 primary key, status text, amount numeric, tags text[], meta jsonb)`,
+		`create table public.js_rt_hidden (id int8 primary key)`,
+		`alter publication supabase_realtime add table public.js_rt`,
+	} {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	sqlSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// No keep-alive: an idle pooled connection would hold node open.
 		w.Header().Set("Connection", "close")
 		stmt, _ := io.ReadAll(r.Body)
-		if _, err := e.db.Exec(r.Context(), string(stmt)); err != nil {
+		if _, err := db.Exec(r.Context(), string(stmt)); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
+	}))
+	defer sqlSrv.Close()
 
 	for _, script := range scripts {
 		t.Run(filepath.Base(script), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, node, "--test-reporter=tap", "--test-concurrency=1", "--test-force-exit", script)
 			cmd.Dir = jsDir
 			cmd.Env = append(os.Environ(),
-				"SUPABASE_URL="+ts.URL,
-				"ANON_KEY="+roleToken("anon"),
-				"SERVICE_ROLE_KEY="+roleToken("service_role"),
-				"SQL_URL="+ts.URL+"/__test/sql",
+				"SUPABASE_URL="+p.APIURL,
+				"ANON_KEY="+p.AnonKey,
+				"SERVICE_ROLE_KEY="+p.ServiceRoleKey,
+				"PUBLISHABLE_KEY="+p.PublishableKey,
+				"SQL_URL="+sqlSrv.URL,
 			)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
@@ -77,5 +101,26 @@ func TestSupabaseJSConformance(t *testing.T) {
 			}
 			t.Logf("%s: %s tests passed", filepath.Base(script), pass[1])
 		})
+	}
+
+	// The stack serves this server's fault switches and counters on its
+	// admin endpoint; the scripts' subscriptions were counted there.
+	resp, err := http.Get(st.AdminURL() + "/realtime-" + p.Ref + "/counters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var counters []realtime.SubscriptionFrames
+	if err := json.NewDecoder(resp.Body).Decode(&counters); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("counters via the stack's admin endpoint: status %d, %v", resp.StatusCode, err)
+	}
+	total := int64(0)
+	for _, c := range counters {
+		if c.Topic == "realtime:rt-all" {
+			total += c.Frames
+		}
+	}
+	if total != 3 {
+		t.Fatalf("frames counted for realtime:rt-all = %d, want 3 (%+v)", total, counters)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -55,6 +56,8 @@ type stream struct {
 	typeCache typeCache
 }
 
+var errClosed = errors.New("realtime: server closed")
+
 type startAttempt struct {
 	done chan struct{}
 	err  error
@@ -101,9 +104,18 @@ func (st *stream) ensure(ctx context.Context) error {
 		return nil
 	}
 	if st.starting == nil {
+		// Registering with the WaitGroup under the server's lock, after
+		// checking it is open, keeps Close's Wait from racing this Add.
+		st.s.mu.Lock()
+		if st.s.closed {
+			st.s.mu.Unlock()
+			st.mu.Unlock()
+			return errClosed
+		}
+		st.s.wg.Add(1)
+		st.s.mu.Unlock()
 		a := &startAttempt{done: make(chan struct{})}
 		st.starting = a
-		st.s.wg.Add(1)
 		go st.start(a)
 	}
 	a := st.starting
