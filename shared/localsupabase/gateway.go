@@ -37,17 +37,11 @@ func (p *Project) ResolveAPIKey(apikey string) (jwt string, ok bool) {
 func (p *Project) gateway() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/auth/v1/", p.keyAuth(http.StripPrefix("/auth/v1", p.auth)))
-	mux.Handle("/rest/v1/", p.keyAuth(http.StripPrefix("/rest/v1", p.restHandler())))
+	mux.Handle("/rest/v1/", p.keyAuth(http.StripPrefix("/rest/v1", p.rest)))
 	mux.Handle("/realtime/v1/", p.realtime)
 	mux.Handle("/socket/", p.realtime)
 	mux.Handle("/", http.HandlerFunc(noRoute))
 	return cors(mux)
-}
-
-// restHandler serves /rest/v1 once the Data API is wired in; until then
-// the gateway has no route for it.
-func (p *Project) restHandler() http.Handler {
-	return http.HandlerFunc(noRoute)
 }
 
 func noRoute(w http.ResponseWriter, r *http.Request) {

@@ -545,7 +545,7 @@ func (s *Stack) projectHealth(w http.ResponseWriter, r *http.Request, p *princip
 		case status == "COMING_UP":
 		case status != "ACTIVE_HEALTHY":
 			st = "UNHEALTHY"
-		case sv == "storage" || sv == "pooler" || sv == "pg_bouncer" || sv == "rest" || sv == "realtime":
+		case sv == "storage" || sv == "pooler" || sv == "pg_bouncer":
 			st, errMsg = "UNHEALTHY", "service not provided by the local stand-in"
 		case !dbOK:
 			st, errMsg = "UNHEALTHY", "database unreachable"
@@ -555,6 +555,8 @@ func (s *Stack) projectHealth(w http.ResponseWriter, r *http.Request, p *princip
 			item["info"] = map[string]any{"name": "GoTrue", "version": auth.Version, "description": "GoTrue is a user registration and authentication API"}
 		case "rest":
 			item["info"] = map[string]any{"db_schema": "public,graphql_public"}
+		case "realtime":
+			item["info"] = map[string]any{"healthy": st == "ACTIVE_HEALTHY", "db_connected": dbOK, "replication_connected": dbOK, "connected_cluster": 1}
 		}
 		item["status"] = st
 		item["healthy"] = st == "ACTIVE_HEALTHY"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/supabridge/supabridge/shared/localsupabase/auth"
 	"github.com/supabridge/supabridge/shared/localsupabase/faults"
+	"github.com/supabridge/supabridge/shared/localsupabase/postgrest"
 	"github.com/supabridge/supabridge/shared/localsupabase/projectdb"
 	"github.com/supabridge/supabridge/shared/localsupabase/realtime"
 )
@@ -41,6 +42,7 @@ type Project struct {
 	stack    *Stack
 	auth     *auth.Server
 	realtime *realtime.Server
+	rest     *postgrest.Handler
 	server   *http.Server
 	// readyAt is when the project turns ACTIVE_HEALTHY; zero while its
 	// database is still being created. Guarded by stack.mu.
@@ -145,6 +147,14 @@ func (s *Stack) provisionInto(ctx context.Context, p *Project, dbName string, cr
 		return fmt.Errorf("localsupabase: project %s: %w", p.Ref, err)
 	}
 	p.realtime = rt
+	rest, err := postgrest.New(ctx, postgrest.Config{DatabaseURL: p.DBURL, JWTSecret: []byte(p.JWTSecret)})
+	if err != nil {
+		_ = rt.Close()
+		a.Close()
+		_ = ln.Close()
+		return fmt.Errorf("localsupabase: project %s: %w", p.Ref, err)
+	}
+	p.rest = rest
 	s.injector.Mount("realtime-"+p.Ref, rt.Faults())
 	h := s.injector.Wrap(p.ServerName(), s.logRequests(p.ServerName(), p.gateway()), faults.ServerOptions{
 		TooManyRequests: authTooManyRequests,
@@ -160,6 +170,9 @@ func (p *Project) close(ctx context.Context) {
 	}
 	if p.realtime != nil {
 		_ = p.realtime.Close()
+	}
+	if p.rest != nil {
+		p.rest.Close()
 	}
 	if p.auth != nil {
 		p.auth.Close()

@@ -168,3 +168,32 @@ func TestSeveralProjectsAndOrganizations(t *testing.T) {
 		t.Errorf("status %s, %d projects, %d orgs", p2.Status(), len(st.Projects()), len(st.Organizations()))
 	}
 }
+
+// TestDataAPIMounted checks the gateway's /rest/v1 route reaches the Data
+// API with the key's role: RLS filters anon, the secret key bypasses it.
+func TestDataAPIMounted(t *testing.T) {
+	st := newStack(t, localsupabase.Config{})
+	p := st.Project()
+	conn := pgConnect(t, p.DBURL)
+	if _, err := conn.Exec(t.Context(), `CREATE TABLE public.notes (id int PRIMARY KEY, body text);
+		ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY public_rows ON public.notes FOR SELECT TO anon USING (id = 1);
+		INSERT INTO public.notes VALUES (1, 'public'), (2, 'private');`); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, st)
+	tests := []struct{ key, want string }{
+		{p.PublishableKey, `[{"id":1,"body":"public"}]`},
+		{p.AnonKey, `[{"id":1,"body":"public"}]`},
+		{p.SecretKey, `[{"id":1,"body":"public"},{"id":2,"body":"private"}]`},
+		{p.ServiceRoleKey, `[{"id":1,"body":"public"},{"id":2,"body":"private"}]`},
+	}
+	for _, tt := range tests {
+		r := c.do("GET", p.APIURL+"/rest/v1/notes?select=id,body&order=id", nil, "apikey", tt.key)
+		wantStatus(t, r, 200)
+		wantJSON(t, r, tt.want)
+	}
+	wantStatus(t, c.do("GET", p.APIURL+"/rest/v1/notes", nil), 401)
+	r := c.do("GET", p.APIURL+"/rest/v1/notes?select=id&apikey="+url.QueryEscape(p.SecretKey), nil)
+	wantStatus(t, r, 200)
+}
