@@ -123,7 +123,7 @@ func TestAccessTokenRefresh(t *testing.T) {
 	}
 	t.Run("token expires while joined", func(t *testing.T) {
 		c := e.dial(t, vsn2, roleToken("anon"))
-		exp := time.Now().Add(1500 * time.Millisecond).Unix() + 1
+		exp := time.Now().Add(1500*time.Millisecond).Unix() + 1
 		joinRef := c.join("realtime:short", changes, map[string]any{"access_token": mintJWT(map[string]any{"role": "authenticated", "exp": exp})})
 		c.next()
 		c.next()
