@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/app/embedded"
 	"github.com/supabridge/supabridge/shared/bridge"
 )
 
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(ctx, cfg)
+	a, err := embedded.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/app/embedded"
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/bundle"
 	"github.com/supabridge/supabridge/shared/httpapi"
@@ -63,7 +64,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(ctx, cfg)
+	a, err := embedded.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,9 @@ package repotest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"go/parser"
 	"go/token"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/app/apptest"
 )
 
 // root is the repository root (where go.mod is).
@@ -117,21 +116,4 @@ func TestFunctionsDoNotImportTheLocalSupabase(t *testing.T) {
 
 // routeApp is an App on a throw-away embedded backend, enough to register
 // a function's routes.
-func routeApp(t *testing.T) *app.App {
-	t.Helper()
-	cfg, err := app.ConfigFromEnv("repotest", func(k string) string {
-		if k == "SUPABRIDGE_DATA_DIR" {
-			return t.TempDir()
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.OpenWithLogger(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	return a
-}
+func routeApp(t *testing.T) *app.App { return apptest.New(t, "repotest", nil, nil) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/supabridge/supabridge/shared/accounts"
 	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/app/apptest"
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/vault"
@@ -27,21 +27,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := app.ConfigFromEnv("accounts-test", func(k string) string {
-		if k == "SUPABRIDGE_DATA_DIR" {
-			return dir
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.OpenWithLogger(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
+	a := apptest.New(t, "accounts-test", nil, nil)
 	f := &fixture{a: a, keys: map[string]string{}}
 	for _, env := range []string{"production", "staging"} {
 		rec, key, err := bridge.NewAPIKey(env, "test", time.Now())

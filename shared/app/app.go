@@ -47,15 +47,39 @@ type App struct {
 	closers []io.Closer
 }
 
+// Backends opens a state store backend and a vault for cfg, with what must
+// be closed afterwards.
+type Backends func(ctx context.Context, cfg Config) (store.Backend, vault.Vault, []io.Closer, error)
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct{ embedded Backends }
+
+// WithEmbedded links the embedded backend (package app/embedded provides
+// it). Deployed functions leave it out, so their binaries carry no SQLite.
+func WithEmbedded(b Backends) Option { return func(o *options) { o.embedded = b } }
+
 // Open builds the App for cfg. Logs go to stderr as JSON.
-func Open(ctx context.Context, cfg Config) (*App, error) {
-	return OpenWithLogger(ctx, cfg, logs.New(os.Stderr, cfg.LogLevel).With(slog.String("function", cfg.Function)))
+func Open(ctx context.Context, cfg Config, opts ...Option) (*App, error) {
+	return OpenWithLogger(ctx, cfg, logs.New(os.Stderr, cfg.LogLevel).With(slog.String("function", cfg.Function)), opts...)
 }
 
 // OpenWithLogger is Open with a given logger.
-func OpenWithLogger(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+func OpenWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a := &App{Config: cfg, Logger: logger, HTTP: NewHTTPClient()}
-	b, v, closers, err := openBackends(ctx, cfg)
+	open := openAWS
+	if cfg.Backend == BackendEmbedded {
+		if o.embedded == nil {
+			return nil, fmt.Errorf("the embedded backend is not linked into %s: open it with embedded.Open (package app/embedded) or set SUPABRIDGE_BACKEND=aws", cfg.Function)
+		}
+		open = o.embedded
+	}
+	b, v, closers, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -147,9 +171,10 @@ func signingKey(ctx context.Context, cfg Config, v vault.Vault) ([]byte, error) 
 	return key, nil
 }
 
-// Main builds the App for function from the process environment, or prints
-// the error and exits: a cold start that cannot configure itself should fail
-// at once and visibly, not on its first request.
+// Main builds the App of a deployed function from the process environment
+// (the AWS backend), or prints the error and exits: a cold start that cannot
+// configure itself should fail at once and visibly, not on its first
+// request.
 func Main(function string) *App {
 	cfg, err := ConfigFromEnv(function, os.Getenv)
 	if err == nil {
