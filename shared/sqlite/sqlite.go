@@ -25,7 +25,8 @@ import (
 	"time"
 
 	"github.com/supabridge/supabridge/shared/store"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlitedrv "modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // schemaVersion is stored in PRAGMA user_version. A file written by a newer
@@ -152,7 +153,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	db := &DB{path: abs, w: w, opts: o, queries: make(map[queryShape]*sql.Stmt)}
-	if err := db.migrate(); err != nil {
+	if err := db.migrateRetrying(); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -171,6 +172,35 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 	db.lastSweep.Store(o.now().UnixNano())
 	return db, nil
+}
+
+// migrateRetrying runs migrate until it stops meeting SQLITE_BUSY or the
+// busy timeout has passed. Switching a new file to WAL can fail with BUSY
+// at once, without the busy handler, while another process switches it.
+func (db *DB) migrateRetrying() error {
+	deadline := time.Now().Add(db.opts.busyTimeout)
+	delay := time.Millisecond
+	for {
+		err := db.migrate()
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// isBusy reports SQLITE_BUSY and SQLITE_LOCKED, with any extended code.
+func isBusy(err error) bool {
+	var se *sqlitedrv.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }
 
 // migrate creates the schema, or checks the file's, inside one immediate

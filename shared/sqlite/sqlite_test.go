@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -341,4 +342,34 @@ func TestOpenErrors(t *testing.T) {
 
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) *store.Store { return store.New(open(b, tempPath(b))) })
+}
+
+// TestConcurrentOpen: processes starting together on a new file all get
+// the schema, none fails on the other's lock.
+func TestConcurrentOpen(t *testing.T) {
+	path := tempPath(t)
+	const n = 6
+	dbs := make([]*sqlite.DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { dbs[i], errs[i] = sqlite.Open(path) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	for i, db := range dbs {
+		it := &store.Item{PK: "p", SK: strconv.Itoa(i), Version: 1, Data: []byte("x")}
+		if err := db.Put(t.Context(), it, store.Condition{IfAbsent: true}); err != nil {
+			t.Fatalf("handle %d: %v", i, err)
+		}
+	}
+	got, err := dbs[0].Query(t.Context(), store.Query{PK: "p", Limit: 10})
+	if err != nil || len(got) != n {
+		t.Fatalf("%d items through one handle, %v; want %d", len(got), err, n)
+	}
 }

@@ -12,10 +12,6 @@ import (
 	"github.com/supabridge/supabridge/shared/vault"
 )
 
-// MaxSecretBytes is the largest value the vault takes: Secrets Manager's
-// limit, so that what works on one machine also works on AWS.
-const MaxSecretBytes = 65536
-
 // ErrWrongMasterKey reports a master key other than the one the file's
 // vault was first opened with.
 var ErrWrongMasterKey = errors.New("sqlite: the master key does not match the one this file's vault was created with")
@@ -36,7 +32,9 @@ const (
 // AES-256-GCM under the master key, with a random nonce and the ref's name
 // as additional data (a sealed value copied to another ref does not open),
 // and stored in the DB's file. It is safe for concurrent use, and for use by
-// several processes sharing the file. Errors never contain values.
+// several processes sharing the file. Errors never contain values. It keeps
+// no cache: every Get reads the file, so it never returns a value older than
+// any process's last write.
 type Vault struct {
 	db   *DB
 	aead cipher.AEAD
@@ -120,13 +118,15 @@ func (v *Vault) open(sealed []byte, ad string) ([]byte, error) {
 	return plain, nil
 }
 
-// Put implements vault.Vault: it creates or replaces the value at ref.
+// Put implements vault.Vault: it creates or replaces the value at ref. It
+// returns errors wrapping vault.ErrInvalidRef and vault.ErrInvalidValue for
+// what vault.Ref.Validate and vault.CheckValue refuse.
 func (v *Vault) Put(ctx context.Context, ref vault.Ref, value []byte) error {
 	if err := ref.Validate(); err != nil {
 		return err
 	}
-	if len(value) > MaxSecretBytes {
-		return fmt.Errorf("sqlite: vault: put %s: the value is %d bytes, over the %d-byte limit", ref.Name(), len(value), MaxSecretBytes)
+	if err := vault.CheckValue(value); err != nil {
+		return err
 	}
 	name := ref.Name()
 	sealed, err := v.seal(value, name)

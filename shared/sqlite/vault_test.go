@@ -2,14 +2,17 @@ package sqlite
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/supabridge/supabridge/shared/vault"
+	"github.com/supabridge/supabridge/shared/vault/vaulttest"
 )
 
 func testKey(t *testing.T) []byte {
@@ -55,9 +58,9 @@ func TestVaultRoundTrip(t *testing.T) {
 	}{
 		{"secret", a, []byte(secretValue)},
 		{"replace", a, []byte("second")},
-		{"empty value", b, []byte{}},
+		{"one byte", b, []byte{7}},
 		{"binary", vault.Ref{Environment: "prod", Kind: vault.KindProject, ID: "acc-1/abcdefghijklmnop"}, []byte{0, 0xff, 1}},
-		{"largest", vault.Ref{Environment: "dev", Kind: "account", ID: "big"}, bytes.Repeat([]byte("x"), MaxSecretBytes)},
+		{"largest", vault.Ref{Environment: "dev", Kind: "account", ID: "big"}, bytes.Repeat([]byte("x"), vault.MaxValueSize)},
 	} {
 		if err := v.Put(ctx, tc.ref, tc.value); err != nil {
 			t.Fatalf("%s: put: %v", tc.name, err)
@@ -76,9 +79,40 @@ func TestVaultRoundTrip(t *testing.T) {
 	if err := v.Delete(ctx, a); err != nil {
 		t.Fatalf("delete a missing ref: %v", err)
 	}
-	if got, err := v.Get(ctx, b); err != nil || len(got) != 0 {
+	if got, err := v.Get(ctx, b); err != nil || !bytes.Equal(got, []byte{7}) {
 		t.Fatalf("the other kind under the same ID: %q, %v", got, err)
 	}
+}
+
+// TestVaultConformance runs the suite every vault.Vault passes, through
+// two handles on one file as well (two processes sharing it).
+func TestVaultConformance(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.db")
+	key := testKey(t)
+	_, v1 := openVault(t, path, key)
+	_, v2 := openVault(t, path, key)
+	t.Run("one handle", func(t *testing.T) { vaulttest.Run(t, v1) })
+	t.Run("two handles", func(t *testing.T) { vaulttest.Run(t, &alternating{vs: [2]vault.Vault{v1, v2}}) })
+}
+
+// alternating spreads calls over two vaults on one file.
+type alternating struct {
+	vs [2]vault.Vault
+	n  atomic.Uint64
+}
+
+func (a *alternating) pick() vault.Vault { return a.vs[a.n.Add(1)%2] }
+
+func (a *alternating) Put(ctx context.Context, ref vault.Ref, value []byte) error {
+	return a.pick().Put(ctx, ref, value)
+}
+
+func (a *alternating) Get(ctx context.Context, ref vault.Ref) ([]byte, error) {
+	return a.pick().Get(ctx, ref)
+}
+
+func (a *alternating) Delete(ctx context.Context, ref vault.Ref) error {
+	return a.pick().Delete(ctx, ref)
 }
 
 func TestVaultRejects(t *testing.T) {
@@ -102,9 +136,9 @@ func TestVaultRejects(t *testing.T) {
 			t.Errorf("delete %+v succeeded", ref)
 		}
 	}
-	err := v.Put(ctx, vault.Ref{Environment: "prod", Kind: "account", ID: "x"}, bytes.Repeat([]byte(secretValue), MaxSecretBytes/len(secretValue)+1))
-	if err == nil {
-		t.Fatal("put over the size limit succeeded")
+	err := v.Put(ctx, vault.Ref{Environment: "prod", Kind: "account", ID: "x"}, bytes.Repeat([]byte(secretValue), vault.MaxValueSize/len(secretValue)+1))
+	if !errors.Is(err, vault.ErrInvalidValue) {
+		t.Fatalf("put over the size limit: %v, want vault.ErrInvalidValue", err)
 	}
 	noSecret(t, err)
 }

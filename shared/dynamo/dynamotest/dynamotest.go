@@ -47,7 +47,6 @@ type Server struct {
 	client   *dynamodb.Client
 	cmd      *exec.Cmd // nil when the endpoint came from EndpointEnv
 	exited   chan struct{}
-	output   *tailBuffer
 	stop     sync.Once
 }
 
@@ -61,10 +60,13 @@ func NewServer() (*Server, error) {
 		}
 		return s, nil
 	}
-	var err error
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
 	for range 3 { // a free port can be taken between choosing and binding it
 		var s *Server
-		if s, err = startDynalite(); err == nil {
+		if s, err = startDynalite(root); err == nil {
 			return s, nil
 		}
 	}
@@ -96,11 +98,8 @@ func Start(tb testing.TB) (*dynamodb.Client, string) {
 	return s.NewTable(tb)
 }
 
-func startDynalite() (*Server, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return nil, err
-	}
+// startDynalite runs the dynalite of the repository at root.
+func startDynalite(root string) (*Server, error) {
 	jsDir := filepath.Join(root, "scripts", "js")
 	cli := filepath.Join(jsDir, "node_modules", "dynalite", "cli.js")
 	if _, err := os.Stat(cli); err != nil {
@@ -125,7 +124,7 @@ func startDynalite() (*Server, error) {
 		return nil, fmt.Errorf("dynamotest: start dynalite: %w", err)
 	}
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	s := &Server{endpoint: endpoint, client: Client(endpoint), cmd: cmd, exited: make(chan struct{}), output: out}
+	s := &Server{endpoint: endpoint, client: Client(endpoint), cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(s.exited)
