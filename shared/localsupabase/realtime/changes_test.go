@@ -227,3 +227,63 @@ func TestValues(t *testing.T) {
 	}
 	assertEqual(t, "small", ch.Data.Record["small"], any(float64(4)))
 }
+
+// TestUnchangedToastWithFullIdentity checks that an UPDATE leaving a
+// TOASTed value alone still carries it when the old row has it.
+func TestUnchangedToastWithFullIdentity(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`create table public.docs (id int4 primary key, body text, n int4)`)
+	e.exec(`alter table public.docs alter column body set storage external`)
+	e.exec(`alter table public.docs replica identity full`)
+	e.exec(`alter publication supabase_realtime add table public.docs`)
+	c := e.dial(t, vsn1, roleToken("service_role"))
+	c.subscribe("realtime:docs", []map[string]any{{"event": "UPDATE", "schema": "public", "table": "docs"}}, nil)
+	e.exec(`insert into public.docs values (1, repeat('x', 5000), 1)`)
+	e.exec(`update public.docs set n = 2`)
+	ch := c.nextChange()
+	body, _ := ch.Data.Record["body"].(string)
+	assertEqual(t, "record body length", len(body), 5000)
+	old, _ := ch.Data.OldRecord["body"].(string)
+	assertEqual(t, "old body length", len(old), 5000)
+	assertEqual(t, "n", ch.Data.Record["n"], any(float64(2)))
+}
+
+// TestStreamRestart kills the replication connection: the server starts a
+// new slot, subscriptions keep working, and what was committed in between
+// is lost, as with the real service.
+func TestStreamRestart(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`create table public.t (id int4 primary key)`)
+	e.exec(`alter publication supabase_realtime add table public.t`)
+	c := e.dial(t, vsn2, roleToken("service_role"))
+	c.subscribe("realtime:t", []map[string]any{{"event": "INSERT", "schema": "public", "table": "t"}}, nil)
+	e.exec(`insert into public.t values (1)`)
+	assertEqual(t, "before", c.nextChange().Data.Record["id"], any(float64(1)))
+	var killed int
+	if err := e.db.QueryRow(t.Context(), `select count(pg_terminate_backend(pid)) from pg_stat_activity
+		where backend_type = 'walsender' and datname = current_database()`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed == 0 {
+		t.Fatal("no walsender to terminate")
+	}
+	// Wait for a new slot of this database to be active.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var active bool
+		err := e.db.QueryRow(t.Context(), `select exists(select 1 from pg_replication_slots
+			where database = current_database() and active and temporary)`).Scan(&active)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new replication slot")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.exec(`insert into public.t values (2)`)
+	assertEqual(t, "after restart", c.nextChange().Data.Record["id"], any(float64(2)))
+}
