@@ -15,8 +15,8 @@ import (
 const DefaultJoinRefusal = "RealtimeRestarting: Realtime is restarting, please standby"
 
 // Faults switches failure modes of a Server on and off for tests and
-// counts the change frames sent per subscription. The zero state is "no
-// faults". Its methods are safe for concurrent use. It is also an
+// counts the change frames sent per subscription. A new Server starts with
+// every fault off. Its methods are safe for concurrent use. It is also an
 // http.Handler (see ServeHTTP) for an admin endpoint.
 type Faults struct {
 	s *Server

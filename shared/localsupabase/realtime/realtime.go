@@ -78,8 +78,10 @@ type Server struct {
 }
 
 // New checks the database (logical WAL, the supabase_realtime publication)
-// and returns a Server. The decoding stream starts with the first
-// subscription. Close releases everything.
+// and returns a Server. It returns an error when DatabaseURL is empty or
+// unreachable, wal_level is not logical, or the publication is missing
+// (projectdb.Bootstrap creates it). The decoding stream starts with the
+// first subscription. Close releases everything.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("realtime: Config.DatabaseURL is required")
