@@ -42,7 +42,13 @@ var indexAttrs = map[store.Index][2]string{
 // definition). It is safe for concurrent use by many goroutines and many
 // Lambdas: every conditional write is one conditional DynamoDB request.
 // Reads of the table are strongly consistent; queries of the GSIs are
-// eventually consistent, as DynamoDB offers nothing else there.
+// eventually consistent, as DynamoDB offers nothing else there, so a
+// listing may briefly miss a write that Get already sees.
+//
+// Errors wrap store.ErrNotFound and store.ErrConditionFailed as the
+// store.Backend contract says; other failures wrap the SDK's error, whose
+// API types (errors.As) are kept. Create one with New; the zero value is not
+// usable.
 type Backend struct {
 	client *dynamodb.Client
 	table  string

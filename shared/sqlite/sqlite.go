@@ -5,9 +5,9 @@
 // Several processes may share the file. It runs in WAL mode with a busy
 // timeout; every conditional write is a single statement, which SQLite runs
 // as its own write transaction, so the condition and the write are atomic
-// across goroutines and processes alike. Within one process, writes go
-// through one connection, so goroutines queue in Go instead of spinning on
-// SQLite's busy handler.
+// across goroutines and processes alike. Within one DB, writes go through
+// one connection, so goroutines queue in Go instead of spinning on SQLite's
+// busy handler.
 package sqlite
 
 import (
@@ -93,8 +93,15 @@ func WithSweepInterval(d time.Duration) Option { return func(o *options) { o.swe
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // DB is an open SQLite file. It implements store.Backend and hosts the
-// embedded vault (see Vault). Its methods are safe for concurrent use. The
+// embedded vault (see Vault). Its methods are safe for concurrent use, and
+// any number of DBs, in any number of processes, may share one file. The
 // zero value is not usable; call Open.
+//
+// Errors wrap store.ErrNotFound and store.ErrConditionFailed as the
+// store.Backend contract says. Put also refuses what DynamoDB would (keys
+// over 2048/1024 bytes, items over 400 KB), so that what works on one
+// machine works on AWS. Reads see every write committed before they began,
+// indexes included.
 type DB struct {
 	path string
 	w    *sql.DB // one connection: this process's writes queue in Go
