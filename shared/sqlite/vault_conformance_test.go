@@ -96,3 +96,22 @@ func TestCachedVaultAcrossProcesses(t *testing.T) {
 	got, err = b.Get(ctx, ref)
 	want("b after TTL", got, err, "v4")
 }
+
+// BenchmarkVaultGet compares Get on the embedded vault with Get through a
+// vault.Cache in front of it (see vaulttest.BenchmarkGet for the metrics).
+func BenchmarkVaultGet(b *testing.B) {
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		b.Fatal(err)
+	}
+	v, err := db.Vault(b.Context(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vaulttest.BenchmarkGet(b, v)
+}

@@ -33,13 +33,28 @@ func BenchmarkGet(b *testing.B, v vault.Vault) {
 			}
 		}
 	}
+	// The direct path measured here rather than with testing.Benchmark,
+	// which cannot run inside a benchmark.
 	var (
-		directOnce sync.Once
-		direct     testing.BenchmarkResult
+		directOnce           sync.Once
+		directNs, directAllo float64
 	)
+	measureDirect := func(b *testing.B) {
+		for range 20 { // warm connections and caches first
+			_, _ = v.Get(ctx, ref)
+		}
+		n, start := 0, time.Now()
+		for ; time.Since(start) < 300*time.Millisecond || n < 10; n++ {
+			if _, err := v.Get(ctx, ref); err != nil {
+				b.Fatalf("Get: %v", err)
+			}
+		}
+		directNs = float64(time.Since(start).Nanoseconds()) / float64(n)
+		directAllo = testing.AllocsPerRun(100, func() { _, _ = v.Get(ctx, ref) })
+	}
 	b.Run("direct", func(b *testing.B) { get(b, v) })
 	b.Run("cached", func(b *testing.B) {
-		directOnce.Do(func() { direct = testing.Benchmark(func(b *testing.B) { get(b, v) }) })
+		directOnce.Do(func() { measureDirect(b) })
 		counted := &countingGets{v: v}
 		c := vault.NewCache(counted, vault.CacheConfig{TTL: time.Hour})
 		if _, err := c.Get(ctx, ref); err != nil { // warm it
@@ -56,9 +71,9 @@ func BenchmarkGet(b *testing.B, v vault.Vault) {
 			n++
 		}
 		cachedNs := float64(time.Since(start).Nanoseconds()) / float64(n)
-		b.ReportMetric(float64(direct.NsPerOp()), "direct-ns/op")
-		b.ReportMetric(float64(direct.AllocsPerOp()), "direct-allocs/op")
-		b.ReportMetric(float64(direct.NsPerOp())/cachedNs, "speedup")
+		b.ReportMetric(directNs, "direct-ns/op")
+		b.ReportMetric(directAllo, "direct-allocs/op")
+		b.ReportMetric(directNs/cachedNs, "speedup")
 		b.ReportMetric(float64(counted.gets.Load())/float64(n), "backend-gets/op")
 	})
 }
