@@ -241,3 +241,39 @@ func TestDo_ContextCanceled(t *testing.T) {
 		t.Fatalf("error = %v, want context.DeadlineExceeded", err)
 	}
 }
+
+// FuzzCheckResponse feeds arbitrary bodies through CheckResponse: it must
+// never panic, always produce an error, and never let a credential-shaped
+// value through.
+func FuzzCheckResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"message":"x"}`, `{"code":422,"error_code":"e","msg":"m"}`, `{"code":"c","message":"m"}`,
+		`{"code":"PGRST1","details":{"a":[1]},"hint":null,"message":"m"}`, `{"error":{"code":"c"}}`,
+		`{"message":["a","b"],"missing_permissions":["p"]}`, `{"weak_password":{"reasons":[1]}}`, `null`, `{`,
+	} {
+		f.Add(429, s)
+		f.Add(400, s)
+	}
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		if status < 300 || status > 599 {
+			status = 500
+		}
+		planted := body + " " + testKey
+		r := &http.Response{StatusCode: status, Header: http.Header{"Retry-After": {body}}, Body: io.NopCloser(strings.NewReader(planted))}
+		err := checkResponse(r, []string{testKey})
+		if err == nil {
+			t.Fatal("no error for a non-2xx status")
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			t.Fatalf("error %T", err)
+		}
+		if strings.Contains(err.Error(), testKey) || strings.Contains(string(ae.Body), testKey) {
+			t.Fatalf("credential in %q", err.Error())
+		}
+		var rl *RateLimitError
+		if errors.As(err, &rl) != (status == 429) || (rl != nil && rl.RetryAfter < 0) {
+			t.Fatalf("status %d → %v", status, err)
+		}
+	})
+}

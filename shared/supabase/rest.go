@@ -54,6 +54,8 @@ type Order struct {
 	NullsLast  bool
 }
 
+// String renders the term as PostgREST's order parameter spells it
+// ("name.desc.nullslast").
 func (o Order) String() string {
 	s := identStrict(o.Column)
 	if o.Desc {
