@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/supabridge/supabridge/shared/app"
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/store"
@@ -97,6 +98,22 @@ func (h *Handler) now() time.Time {
 }
 
 func (h *Handler) derive() deriver { return deriver{key: h.SigningKey} }
+
+// New returns a Handler wired to a's store, configuration and signing key,
+// saving credentials with creds and recording events with rec.
+func New(a *app.App, creds Credentials, rec Events, newEvent func(string, *bridge.Account) *bridge.Event, oauthConfig func(string) *oauth2.Config) *Handler {
+	h := &Handler{
+		Store: a.Store, Auth: a.Auth, Credentials: creds, Events: rec, NewEvent: newEvent,
+		SigningKey: a.SigningKey, OAuthRedirectURL: a.Config.OAuthRedirectURL,
+		ManagementURL: a.Config.ManagementAPIURL, ManagementHTTP: a.HTTP,
+		Upstreams: &Upstreams{AllowPrivate: a.Config.AllowPrivateUpstreams},
+		PublicURL: a.Config.PublicURL,
+	}
+	if a.Config.OAuthClientID != "" && !a.Config.OAuthClientSecret.IsZero() {
+		h.OAuthConfig = oauthConfig
+	}
+	return h
+}
 
 // Register adds the link routes to rt.
 func (h *Handler) Register(rt *httpapi.Router) {
