@@ -282,8 +282,9 @@ func TestCacheForgetDuringGet(t *testing.T) {
 	<-read
 	m.set(ref("a"), "new")
 	c.Forget(ref("a"))
+	wantGet(t, c, ref("a"), "new") // a later read caches "new"...
 	close(release)
-	<-done
+	<-done // ...and the earlier one, holding "old", must not replace it
 	wantGet(t, c, ref("a"), "new")
 	wantGets(t, m, 2)
 }
@@ -401,4 +402,19 @@ func TestCacheReadYourWritesUnderContention(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// A refresher that must see other processes' writes reads fresh, writes,
+// and from then on every Get serves its own write from memory.
+func ExampleCache() {
+	backend := newMem()
+	c := vault.NewCache(backend, vault.CacheConfig{TTL: time.Minute})
+	r := vault.Ref{Environment: "local", Kind: vault.KindAccount, ID: "a1"}
+
+	backend.set(r, "gen-1") // written by another process
+	old, _ := c.GetFresh(ctx, r)
+	_ = c.Put(ctx, r, []byte("gen-2"))
+	now, _ := c.Get(ctx, r)
+	fmt.Println(string(old), string(now), "backend Gets:", backend.gets.Load())
+	// Output: gen-1 gen-2 backend Gets: 1
 }

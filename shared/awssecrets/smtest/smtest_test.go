@@ -170,7 +170,7 @@ func FuzzServer(f *testing.F) {
 		req.Header.Set("X-Amz-Target", "secretsmanager."+op)
 		sum := sha256.Sum256(body)
 		if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, req, hex.EncodeToString(sum[:]), "secretsmanager", "us-east-1", time.Now()); err != nil {
-			t.Skip() // a header value the signer cannot carry is not a request
+			return // a header value the signer cannot carry is not a request
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
