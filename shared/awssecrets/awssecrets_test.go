@@ -294,7 +294,7 @@ func TestPutWaitsForForcedDeletion(t *testing.T) {
 	}
 }
 
-func TestInvalidRequestForAnotherReason(t *testing.T) {
+func TestSecretWithoutValue(t *testing.T) {
 	// A secret the vault did not make, with no value yet: GetSecretValue
 	// answers ResourceNotFoundException for the missing AWSCURRENT.
 	s := newServer(t, smtest.Options{})
