@@ -44,10 +44,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(testMain(m))
 }
 
-func run(m *testing.M) int {
+func testMain(m *testing.M) int {
 	ctx := context.Background()
 	var err error
 	stack, err = localsupabase.Start(ctx, localsupabase.Config{})
