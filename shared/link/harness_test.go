@@ -19,15 +19,15 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/supabridge/supabridge/shared/app"
 	"github.com/supabridge/supabridge/shared/awssecrets"
 	"github.com/supabridge/supabridge/shared/awssecrets/smtest"
 	"github.com/supabridge/supabridge/shared/bridge"
+	"github.com/supabridge/supabridge/shared/credentials"
 	"github.com/supabridge/supabridge/shared/cursor"
 	"github.com/supabridge/supabridge/shared/dynamo"
 	"github.com/supabridge/supabridge/shared/dynamo/dynamotest"
+	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/link"
 	"github.com/supabridge/supabridge/shared/localsupabase"
@@ -226,13 +226,18 @@ type envOptions struct {
 	allowPrivate bool // false: production mode
 }
 
-// eventLog keeps the events the link flow recorded.
+// eventLog keeps the events the link flow recorded, on their way to the
+// real recorder.
 type eventLog struct {
-	mu  sync.Mutex
-	got []*bridge.Event
+	next link.Events
+	mu   sync.Mutex
+	got  []*bridge.Event
 }
 
-func (l *eventLog) Record(_ context.Context, e *bridge.Event) error {
+func (l *eventLog) Record(ctx context.Context, e *bridge.Event) error {
+	if err := l.next.Record(ctx, e); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.got = append(l.got, e)
@@ -250,17 +255,6 @@ func (l *eventLog) types(id string) []string {
 		}
 	}
 	return out
-}
-
-// vaultCredentials stores credentials where the credentials manager does.
-type vaultCredentials struct{ v vault.Vault }
-
-func (c vaultCredentials) Save(ctx context.Context, a *bridge.Account, cred bridge.Credential) error {
-	b, err := cred.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	return c.v.Put(ctx, vault.Ref{Environment: a.Environment, Kind: vault.KindAccount, ID: a.ID}, b)
 }
 
 func newEnv(t *testing.T, backend string, opts envOptions) *env {
@@ -313,13 +307,10 @@ func newEnv(t *testing.T, backend string, opts envOptions) *env {
 		Vault:   vault.NewCache(recordingVault{Vault: v, log: e.writes}, vault.CacheConfig{}),
 		Cursors: cursor.New(signing), Auth: &httpapi.Authenticator{Keys: st}, SigningKey: signing, HTTP: app.NewHTTPClient(),
 	}
-	mgmt := stack.ManagementURL()
-	e.handler = link.New(e.app, vaultCredentials{v: e.app.Vault}, e.events, nil, func(redirectURL string) *oauth2.Config {
-		return &oauth2.Config{
-			ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret.Reveal(), RedirectURL: redirectURL,
-			Endpoint: oauth2.Endpoint{AuthURL: mgmt + "/v1/oauth/authorize", TokenURL: mgmt + "/v1/oauth/token", AuthStyle: oauth2.AuthStyleInHeader},
-		}
-	})
+	rec := events.New(e.app)
+	mgr := credentials.New(e.app, rec)
+	e.events.next = rec
+	e.handler = link.New(e.app, mgr, e.events, events.AccountEvent, mgr.OAuthConfig)
 	e.handler.Now = e.clock.Now
 	rt := httpapi.NewRouter()
 	e.handler.Register(rt)
