@@ -219,7 +219,7 @@ type env struct {
 	srv     *httptest.Server
 	extra   sync.Map // name → submitted secret values to scan for
 	key     string   // operator API key of environment "local"
-	prodKey string // operator API key of environment "production"
+	prodKey string   // operator API key of environment "production"
 }
 
 type envOptions struct {
