@@ -63,6 +63,16 @@ var expectations = []expectation{
 				t.Error("credential secret still exists after DELETE")
 			}
 		}},
+	{file: "link/create-token.json", status: 201, contains: `"link_url":"https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/connect?link_token=slt_`},
+	{file: "link/create-token-off-allowlist.json", status: 400, contains: `redirect allowlist`},
+	{file: "link/create-token-no-key.json", status: 401, contains: `"code":"unauthorized"`},
+	{file: "link/connect-unknown-token.json", status: 404, contains: `This link is not valid.`},
+	{file: "link/connect-api-key-unknown-token.json", status: 404, contains: `This link is not valid.`},
+	{file: "link/connect-access-token-unknown-token.json", status: 404, contains: `This link is not valid.`},
+	{file: "link/connect-oauth-unknown-token.json", status: 404, contains: `This link is not valid.`},
+	{file: "link/oauth-callback-unknown-state.json", status: 400, contains: `This sign-in response is not valid.`},
+	{file: "link/sdk.json", status: 200, contains: `Supabridge.connect = connect`},
+	{file: "link/stylesheet.json", status: 200, contains: `.error-summary`},
 }
 
 // lambdaHarness is the AWS side of a deployed stack, offline: dynalite for

@@ -13,6 +13,7 @@ import (
 	"github.com/supabridge/supabridge/shared/accounts"
 	"github.com/supabridge/supabridge/shared/app"
 	"github.com/supabridge/supabridge/shared/httpapi"
+	"github.com/supabridge/supabridge/shared/link"
 )
 
 // Function is one folder under functions/.
@@ -32,5 +33,6 @@ type Function struct {
 func Functions() []Function {
 	return []Function{
 		{Name: "accounts", Mount: accounts.Mount},
+		{Name: "link", Mount: link.Mount},
 	}
 }
