@@ -3,14 +3,23 @@
 // functions on an in-process scheduler, and embedded storage under
 // ./.supabridge (no AWS account needed).
 //
-//	go run ./scripts/local [-addr 127.0.0.1:8080] [-data ./.supabridge]
+//	go run ./scripts/local [-addr 127.0.0.1:8080] [-data ./.supabridge] [-sandbox]
 //
 // When ready it prints SUPABRIDGE_URL=<base url> and SUPABRIDGE_API_KEY=<key>
 // (the local environment's key) on stdout; logs go to stderr.
+//
+// With -sandbox it also starts the local Supabase (a private PostgreSQL
+// cluster, a project, the Management API and its OAuth server), registers
+// this runner's OAuth callback with the stand-in's OAuth app, points the
+// Management API at it, allows its loopback project URLs, keeps its state
+// under <data>/sandbox, and prints SUPABRIDGE_LINK_URL (a link for tenant
+// "sandbox", valid 30 minutes) followed by the stand-in's own KEY=value
+// lines (API_URL, SERVICE_ROLE_KEY, SECRET_KEY, ACCESS_TOKEN, DB_URL, …).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +38,7 @@ import (
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/bundle"
 	"github.com/supabridge/supabridge/shared/httpapi"
+	"github.com/supabridge/supabridge/shared/localsupabase"
 )
 
 // localEnvironment is the environment of the key the runner mints.
@@ -44,10 +54,40 @@ func main() {
 func run() error {
 	addr := flag.String("addr", envOr("SUPABRIDGE_ADDR", "127.0.0.1:8080"), "listen address (env SUPABRIDGE_ADDR)")
 	data := flag.String("data", envOr("SUPABRIDGE_DATA_DIR", ".supabridge"), "data directory for the embedded backend (env SUPABRIDGE_DATA_DIR)")
+	sandbox := flag.Bool("sandbox", false, "also start the local Supabase and wire linking to it")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	baseURL := "http://" + ln.Addr().String()
+
+	overrides := map[string]string{}
+	var stack *localsupabase.Stack
+	if *sandbox {
+		// Every sandbox start gets new projects and keys: its accounts
+		// live apart from the plain runner's.
+		*data = filepath.Join(*data, "sandbox")
+		stack, err = localsupabase.Start(ctx, localsupabase.Config{
+			OAuthRedirectURIs: []string{baseURL + "/connect/oauth/callback"},
+		})
+		if err != nil {
+			return fmt.Errorf("start the local Supabase: %w", err)
+		}
+		defer stack.Close()
+		oc := stack.OAuthClient()
+		overrides = map[string]string{
+			"SUPABRIDGE_MANAGEMENT_API_URL":      stack.ManagementURL(),
+			"SUPABRIDGE_OAUTH_CLIENT_ID":         oc.ID,
+			"SUPABRIDGE_OAUTH_CLIENT_SECRET":     oc.Secret,
+			"SUPABRIDGE_ALLOW_PRIVATE_UPSTREAMS": "true",
+		}
+	}
 
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
@@ -59,6 +99,9 @@ func run() error {
 		case "SUPABRIDGE_DATA_DIR":
 			return *data
 		}
+		if v, ok := overrides[k]; ok {
+			return v
+		}
 		return os.Getenv(k)
 	})
 	if err != nil {
@@ -69,12 +112,6 @@ func run() error {
 		return err
 	}
 	defer a.Close()
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	baseURL := "http://" + ln.Addr().String()
 
 	fromEnv, printed, err := localKey(ctx, a, *data)
 	if err != nil {
@@ -96,6 +133,20 @@ func run() error {
 	if printed != "" {
 		fmt.Printf("SUPABRIDGE_API_KEY=%s\n", printed)
 	}
+	if stack != nil {
+		key := printed
+		if fromEnv {
+			key = strings.TrimSpace(os.Getenv("SUPABRIDGE_API_KEY"))
+		}
+		linkURL, err := sandboxLink(ctx, baseURL, key)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("SUPABRIDGE_LINK_URL=%s\n", linkURL)
+		for _, line := range stack.Env() {
+			fmt.Println(line)
+		}
+	}
 	a.Logger.Info("serving", slog.String("url", baseURL), slog.String("data_dir", *data), slog.Bool("key_from_env", fromEnv))
 
 	select {
@@ -106,6 +157,31 @@ func run() error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// sandboxLink asks the running server for a link token, as an operator's
+// backend would, so the sandbox prints a link to open right away.
+func sandboxLink(ctx context.Context, baseURL, key string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/link-tokens", strings.NewReader(`{"tenant_id":"sandbox"}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("create the sandbox link: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		LinkURL string `json:"link_url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated || out.LinkURL == "" {
+		return "", fmt.Errorf("create the sandbox link: status %d", resp.StatusCode)
+	}
+	return out.LinkURL, nil
 }
 
 // localKey makes sure the local environment has a key the developer knows:
