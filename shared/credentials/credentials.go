@@ -460,8 +460,8 @@ func (m *Manager) refresh(ctx context.Context, acct *bridge.Account, force bool)
 	if force {
 		md = modeForce
 	}
-	c, err := m.flight(ctx, acct, md, cur.Generation)
-	return c, err == nil && c.Generation != cur.Generation, err
+	r, err := m.flightResult(ctx, acct, md, cur.Generation)
+	return r.cred, r.rotated, err
 }
 
 func (m *Manager) leaseOwner() string {

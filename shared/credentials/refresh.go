@@ -39,6 +39,17 @@ func (md mode) String() string {
 // by WaitTimeout), since abandoning it after the token endpoint answered
 // would lose the rotated pair.
 func (m *Manager) flight(ctx context.Context, acct *bridge.Account, md mode, seen int64) (bridge.Credential, error) {
+	r, err := m.flightResult(ctx, acct, md, seen)
+	return r.cred, err
+}
+
+// result is a refresh's credential and whether this refresh rotated it.
+type result struct {
+	cred    bridge.Credential
+	rotated bool
+}
+
+func (m *Manager) flightResult(ctx context.Context, acct *bridge.Account, md mode, seen int64) (result, error) {
 	key := acct.ID + ":" + md.String() + ":" + strconv.FormatInt(seen, 10)
 	ch := m.flights.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(m.WaitTimeout, 30*time.Second))
@@ -47,19 +58,19 @@ func (m *Manager) flight(ctx context.Context, acct *bridge.Account, md mode, see
 	})
 	select {
 	case <-ctx.Done():
-		return bridge.Credential{}, waitTimeout(acct)
+		return result{}, waitTimeout(acct)
 	case r := <-ch:
 		if r.Err != nil {
-			return bridge.Credential{}, r.Err
+			return result{}, r.Err
 		}
-		c := r.Val.(bridge.Credential)
-		m.remember(acct, c)
-		return c, nil
+		res := r.Val.(result)
+		m.remember(acct, res.cred)
+		return res, nil
 	}
 }
 
 // run takes the lease or waits for its holder.
-func (m *Manager) run(ctx context.Context, acct *bridge.Account, md mode, seen int64) (bridge.Credential, error) {
+func (m *Manager) run(ctx context.Context, acct *bridge.Account, md mode, seen int64) (result, error) {
 	start := m.now()
 	owner := m.leaseOwner()
 	waited := false
@@ -69,23 +80,28 @@ func (m *Manager) run(ctx context.Context, acct *bridge.Account, md mode, seen i
 			return m.hold(ctx, acct, lease, md, seen, waited, start)
 		}
 		if !bridge.IsCode(err, bridge.ECONFLICT) {
-			return bridge.Credential{}, fmt.Errorf("refresh lease of account %s: %w", acct.ID, err)
+			return result{}, fmt.Errorf("refresh lease of account %s: %w", acct.ID, err)
 		}
 		waited = true
 		if err := pause(ctx); err != nil {
-			return bridge.Credential{}, waitTimeout(acct)
+			return result{}, waitTimeout(acct)
 		}
 		// The holder writes the vault before releasing: a new generation
 		// means it is done, and its result is ours.
 		if c, err := m.read(ctx, acct, true); err == nil && c.Generation != seen {
-			return c, nil
+			return result{cred: c}, nil
 		}
 	}
 }
 
 // hold is the lease holder's part: decide, refresh, store, release, and
 // record the outcome on the account.
-func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.Lease, md mode, seen int64, waited bool, start time.Time) (bridge.Credential, error) {
+func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.Lease, md mode, seen int64, waited bool, start time.Time) (result, error) {
+	c, rotated, err := m.decideAndRefresh(ctx, acct, lease, md, seen, waited, start)
+	return result{cred: c, rotated: rotated}, err
+}
+
+func (m *Manager) decideAndRefresh(ctx context.Context, acct *bridge.Account, lease *bridge.Lease, md mode, seen int64, waited bool, start time.Time) (bridge.Credential, bool, error) {
 	stop := m.keepAlive(ctx, lease)
 	released := false
 	releaseNow := func() {
@@ -98,29 +114,30 @@ func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.
 
 	cur, err := m.read(ctx, acct, true)
 	if err != nil {
-		return bridge.Credential{}, err
+		return bridge.Credential{}, false, err
 	}
 	if cur.Generation != seen {
-		return cur, nil // another holder (or a reconnect) got there first
+		return cur, false, nil // another holder (or a reconnect) got there first
 	}
 	a, err := m.Store.GetAccount(ctx, acct.Environment, acct.ID)
 	if err != nil {
-		return bridge.Credential{}, err
+		return bridge.Credential{}, false, err
 	}
 	if a.Status == bridge.StatusNeedsReauth {
-		return bridge.Credential{}, needsReauth(a)
+		return bridge.Credential{}, false, needsReauth(a)
 	}
 	if cur.Method != bridge.AuthOAuth || cur.RefreshToken.IsZero() {
-		return cur, nil
+		return cur, false, nil
 	}
 	now := m.now()
 	switch md {
 	case modeInline:
 		if !expiring(cur, now, InlineMargin) {
-			return cur, nil
+			return cur, false, nil
 		}
 		if a.RefreshFailures > 0 && now.Before(a.NextRefreshAt) {
-			return m.backingOff(a, cur, now)
+			c, err := m.backingOff(a, cur, now)
+			return c, false, err
 		}
 	case modeScheduled:
 		last := a.LastRefreshedAt
@@ -129,13 +146,14 @@ func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.
 		}
 		if !expiring(cur, now, RefreshMargin) && now.Sub(last) < MaxIdle {
 			m.fixSchedule(ctx, a, cur)
-			return cur, nil
+			return cur, false, nil
 		}
 	}
 	if waited && a.RefreshFailures > 0 && !a.UpdatedAt.Before(start) {
 		// The holder this call waited for has just failed; asking the
 		// token endpoint again at once would only add load to an outage.
-		return m.backingOff(a, cur, now)
+		c, err := m.backingOff(a, cur, now)
+		return c, false, err
 	}
 
 	tok, err := m.callToken(ctx, cur.RefreshToken)
@@ -144,22 +162,22 @@ func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.
 		if !errors.As(err, &perm) {
 			m.recordFailure(ctx, a, err)
 			if md == modeInline && cur.Expiry.After(now) {
-				return cur, nil
+				return cur, false, nil
 			}
-			return bridge.Credential{}, bridge.Errorf(bridge.EUNAVAILABLE, "Refreshing account %s failed: %s; it will be retried.", a.ID, err.Error())
+			return bridge.Credential{}, false, bridge.Errorf(bridge.EUNAVAILABLE, "Refreshing account %s failed: %s; it will be retried.", a.ID, err.Error())
 		}
 		// A rejected refresh token is final only if it is still the
 		// current one; a holder that lost its lease may have rotated it.
 		if again, rerr := m.read(ctx, acct, true); rerr == nil && again.Generation != cur.Generation {
-			return again, nil
+			return again, false, nil
 		}
 		msg := "The OAuth grant was revoked or its refresh token is no longer valid; reconnect the account."
 		m.logger().LogAttrs(ctx, slog.LevelWarn, "refresh token rejected",
 			slog.String("account_id", a.ID), slog.String("environment", a.Environment), slog.String("reason", perm.reason))
 		if _, err := m.markNeedsReauth(ctx, a, msg); err != nil {
-			return bridge.Credential{}, err
+			return bridge.Credential{}, false, err
 		}
-		return bridge.Credential{}, needsReauth(a)
+		return bridge.Credential{}, false, needsReauth(a)
 	}
 
 	next := cur
@@ -180,7 +198,7 @@ func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.
 		m.logger().LogAttrs(ctx, slog.LevelError, "refreshed credential could not be stored; the account will need to be reconnected",
 			slog.String("account_id", a.ID), slog.String("error", err.Error()))
 		m.remember(acct, next)
-		return next, nil
+		return next, true, nil
 	}
 	m.remember(acct, next)
 	releaseNow()
@@ -188,7 +206,7 @@ func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.
 	m.logger().LogAttrs(ctx, slog.LevelInfo, "refreshed OAuth tokens",
 		slog.String("account_id", a.ID), slog.String("environment", a.Environment),
 		slog.String("mode", md.String()), slog.Time("expires_at", next.Expiry))
-	return next, nil
+	return next, true, nil
 }
 
 // backingOff answers a refresh that the account's backoff holds back: the
