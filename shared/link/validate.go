@@ -87,15 +87,12 @@ func (h *Handler) validateAPIKey(ctx context.Context, rawURL, key string) (linke
 	if err != nil {
 		return linked{}, fieldErr("project_url", "Enter the project URL as a full address, for example https://abcdefghijklmnopqrst.supabase.co.")
 	}
-	path := "auth/v1/settings"
-	if info.BypassesRLS {
-		path = "auth/v1/admin/users?page=1&per_page=1"
-	}
 	ctx, cancel := context.WithTimeout(ctx, validationTimeout)
 	defer cancel()
-	req, err := c.NewRequest(ctx, http.MethodGet, path, nil)
-	if err == nil {
-		_, err = c.Do(req, nil)
+	if info.BypassesRLS {
+		_, _, err = c.Auth.ListUsers(ctx, &supabase.ListUsersOptions{Page: 1, PerPage: 1})
+	} else {
+		_, _, err = c.Auth.Settings(ctx)
 	}
 	if err != nil {
 		return linked{}, projectError(err, u.Hostname())
@@ -150,27 +147,14 @@ func clearIdentity(a *bridge.Account) {
 	a.TokenExpiresAt, a.NextRefreshAt, a.RefreshFailures = time.Time{}, time.Time{}, 0
 }
 
-// organization is the part of the Management API's organization listing
-// the link flow records.
-type organization struct {
-	ID   string `json:"id"`
-	Slug string `json:"slug"`
-	Name string `json:"name"`
-}
-
-func listOrganizations(ctx context.Context, c *supabase.Client) ([]organization, error) {
+func listOrganizations(ctx context.Context, c *supabase.Client) ([]*supabase.Organization, error) {
 	ctx, cancel := context.WithTimeout(ctx, validationTimeout)
 	defer cancel()
-	req, err := c.NewRequest(ctx, http.MethodGet, "v1/organizations", nil)
-	if err != nil {
-		return nil, err
-	}
-	var orgs []organization
-	_, err = c.Do(req, &orgs)
+	orgs, _, err := c.Management.ListOrganizations(ctx)
 	return orgs, err
 }
 
-func setOrganization(a *bridge.Account, o organization) {
+func setOrganization(a *bridge.Account, o *supabase.Organization) {
 	a.OrganizationID, a.OrganizationSlug, a.OrganizationName = o.ID, o.Slug, o.Name
 	if a.OrganizationSlug == "" {
 		a.OrganizationSlug = o.ID
@@ -224,7 +208,7 @@ func (h *Handler) oauthLinked(ctx context.Context, tok *oauth2.Token) linked {
 	}
 	l := linked{method: bridge.AuthOAuth, cred: cred}
 	c, err := supabase.NewManagementClient(h.ManagementURL, oauth2.StaticTokenSource(tok), supabase.WithHTTPClient(h.ManagementHTTP))
-	var orgs []organization
+	var orgs []*supabase.Organization
 	if err == nil {
 		orgs, err = listOrganizations(ctx, c)
 	}
