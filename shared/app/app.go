@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/supabridge/supabridge/shared/bridge"
@@ -43,6 +44,10 @@ type App struct {
 	// HTTP is the client for calls to Supabase and to webhooks: bounded
 	// timeouts, no redirects followed.
 	HTTP *http.Client
+	// ProjectURL returns a project's API URL from its ref (by default from
+	// Config.ProjectURLTemplate). The local sandbox replaces it with the
+	// stand-in's own lookup before mounting features.
+	ProjectURL func(ref string) string
 
 	closers []io.Closer
 }
@@ -72,6 +77,7 @@ func OpenWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, opts .
 		opt(&o)
 	}
 	a := &App{Config: cfg, Logger: logger, HTTP: NewHTTPClient()}
+	a.ProjectURL = func(ref string) string { return strings.ReplaceAll(cfg.ProjectURLTemplate, "{ref}", ref) }
 	open := openAWS
 	if cfg.Backend == BackendEmbedded {
 		if o.embedded == nil {

@@ -8,6 +8,7 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,10 @@ type Config struct {
 	// ManagementAPIURL is the Supabase Management API base URL (default
 	// https://api.supabase.com).
 	ManagementAPIURL string
+	// ProjectURLTemplate builds a project's API URL from its ref ("{ref}"
+	// is replaced); default https://{ref}.supabase.co. The Management API
+	// names projects only by ref.
+	ProjectURLTemplate string
 	// OAuthClientID and OAuthClientSecret identify Supabridge's Supabase
 	// OAuth app. On AWS the secret is read from the vault
 	// (OAuthClientSecretRef) when the environment does not set it.
@@ -89,8 +94,18 @@ func ConfigFromEnv(function string, getenv func(string) string) (Config, error) 
 		OAuthRedirectURL:  getenv("SUPABRIDGE_OAUTH_REDIRECT_URL"),
 		DeliveryQueueURL:  getenv("SUPABRIDGE_DELIVERY_QUEUE_URL"),
 	}
+	c.ProjectURLTemplate = strings.TrimRight(getenv("SUPABRIDGE_PROJECT_URL_TEMPLATE"), "/")
+	if c.ProjectURLTemplate == "" {
+		c.ProjectURLTemplate = "https://{ref}.supabase.co"
+	}
+	if !strings.Contains(c.ProjectURLTemplate, "{ref}") {
+		return c, fmt.Errorf("SUPABRIDGE_PROJECT_URL_TEMPLATE: %q has no {ref}", c.ProjectURLTemplate)
+	}
 	if c.ManagementAPIURL == "" {
 		c.ManagementAPIURL = "https://api.supabase.com"
+	}
+	if u, err := url.Parse(c.ManagementAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+		return c, fmt.Errorf("SUPABRIDGE_MANAGEMENT_API_URL: %q is not an http(s) base URL", c.ManagementAPIURL)
 	}
 	if c.Backend == "" {
 		c.Backend = BackendEmbedded
