@@ -419,3 +419,59 @@ func forgedServiceRole(ref string) string {
 		enc(map[string]any{"iss": "supabase", "ref": ref, "role": "service_role", "exp": time.Now().Add(time.Hour).Unix()}) +
 		".c2lnbmF0dXJlLW5vdC12YWxpZC1mb3ItdGhpcy1wcm9qZWN0"
 }
+
+func TestPageHeadersAndAssets(t *testing.T) {
+	e := newEnv(t, "sqlite", envOptions{allowPrivate: true})
+	tr := e.linkToken(map[string]any{"tenant_id": "acme", "redirect_uri": "http://localhost:3000/done"})
+	resp, body := e.get(tr.LinkURL)
+	assertStatus(t, "page", resp.StatusCode, 200, body)
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'",
+		"form-action 'self' " + stack.ManagementURL() + " http://localhost:3000"} {
+		assertContains(t, "CSP", csp, want)
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("CSP allows inline code: %s", csp)
+	}
+	for k, want := range map[string]string{
+		"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+		"X-Frame-Options": "DENY", "Content-Type": "text/html; charset=utf-8",
+	} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+	for _, want := range []string{`<html lang="en">`, `<label for="project_url">`, `<label for="api_key">`, `<label for="access_token">`, `<h1>`, `<h2 id="oauth-heading">`} {
+		assertContains(t, "page", body, want)
+	}
+	if strings.Contains(body, "<script") || strings.Contains(body, "style=") {
+		t.Error("the connect page carries inline script or style")
+	}
+
+	for _, a := range []struct{ path, ctype, contains string }{
+		{"/connect/sdk.js", "text/javascript; charset=utf-8", "Supabridge.connect = connect"},
+		{"/connect/connect.css", "text/css; charset=utf-8", ":focus-visible"},
+	} {
+		resp, body := e.get(e.srv.URL + a.path)
+		assertStatus(t, a.path, resp.StatusCode, 200, body)
+		if resp.Header.Get("Content-Type") != a.ctype || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") || resp.Header.Get("ETag") == "" {
+			t.Errorf("%s headers %v", a.path, resp.Header)
+		}
+		assertContains(t, a.path, body, a.contains)
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+a.path, nil)
+		req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+		again, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Body.Close()
+		assertStatus(t, a.path+" revalidated", again.StatusCode, http.StatusNotModified, "")
+	}
+
+	// A popup may report only to an allowed origin.
+	status, body, _ := e.page(tr.LinkToken, url.Values{"mode": {"popup"}, "origin": {"https://evil.test"}})
+	assertStatus(t, "popup for another origin", status, http.StatusForbidden, body)
+	status, body, _ = e.page(tr.LinkToken, url.Values{"mode": {"popup"}, "origin": {"http://127.0.0.1:5173"}})
+	assertStatus(t, "popup for a local origin", status, http.StatusOK, body)
+	assertContains(t, "popup page", body, `name="origin" value="http://127.0.0.1:5173"`)
+}
