@@ -43,7 +43,7 @@ func TestPublicAddr(t *testing.T) {
 		{"255.255.255.255", false},
 		{"198.18.0.1", false},
 		{"240.0.0.1", false},
-		{"::ffff:127.0.0.1", false},   // IPv4-mapped loopback
+		{"::ffff:127.0.0.1", false},    // IPv4-mapped loopback
 		{"::ffff:93.184.216.34", true}, // IPv4-mapped public
 		{"64:ff9b::a00:1", false},      // NAT64 of 10.0.0.1
 		{"64:ff9b::5db8:d822", true},   // NAT64 of 93.184.216.34
