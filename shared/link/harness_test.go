@@ -523,24 +523,41 @@ func (e *env) secrets() map[string]string {
 var linkTokenValue = regexp.MustCompile(link.TokenPrefix + `[0-9a-f]{32}_[A-Za-z0-9_-]{43}`)
 
 // scanForSecrets fails the test if a credential value appears in any
-// response or log line, or a link token in a log line.
+// response, log line or recorded event, or a link token in a log line.
 func (e *env) scanForSecrets() {
-	logText, outText := e.logs.String(), e.out.String()
-	if strings.TrimSpace(logText) == "" || strings.TrimSpace(outText) == "" {
-		e.t.Errorf("nothing captured to scan (logs %d bytes, responses %d bytes)", len(logText), len(outText))
+	var eventText strings.Builder
+	e.events.mu.Lock()
+	for _, ev := range e.events.got {
+		b, _ := json.Marshal(ev)
+		eventText.Write(b)
 	}
-	for name, s := range e.secrets() {
+	e.events.mu.Unlock()
+	captured := map[string]string{"logs": e.logs.String(), "responses": e.out.String(), "events": eventText.String()}
+	if strings.TrimSpace(captured["logs"]) == "" || strings.TrimSpace(captured["responses"]) == "" {
+		e.t.Errorf("nothing captured to scan (logs %d bytes, responses %d bytes)", len(captured["logs"]), len(captured["responses"]))
+	}
+	for _, leak := range leaks(e.secrets(), captured) {
+		e.t.Error(leak)
+	}
+}
+
+// leaks reports every secret value found in a captured text, and any link
+// token in the logs.
+func leaks(secrets, captured map[string]string) []string {
+	var out []string
+	for name, s := range secrets {
 		if len(s) < 8 {
 			continue
 		}
-		if strings.Contains(logText, s) {
-			e.t.Errorf("the %s appears in the logs", name)
-		}
-		if strings.Contains(outText, s) {
-			e.t.Errorf("the %s appears in a response", name)
+		for where, text := range captured {
+			if strings.Contains(text, s) {
+				out = append(out, fmt.Sprintf("the %s appears in the %s", name, where))
+			}
 		}
 	}
-	if m := linkTokenValue.FindString(logText); m != "" {
-		e.t.Errorf("a link token appears in the logs")
+	if linkTokenValue.MatchString(captured["logs"]) {
+		out = append(out, "a link token appears in the logs")
 	}
+	slices.Sort(out)
+	return out
 }

@@ -475,3 +475,18 @@ func TestPageHeadersAndAssets(t *testing.T) {
 	assertStatus(t, "popup for a local origin", status, http.StatusOK, body)
 	assertContains(t, "popup page", body, `name="origin" value="http://127.0.0.1:5173"`)
 }
+
+// The scan finds what it looks for.
+func TestLeakScan(t *testing.T) {
+	secrets := map[string]string{"secret key": "sb_secret_abcdefghijklmnopqrstuv_12345678", "short": "abc"}
+	tok := link.TokenPrefix + strings.Repeat("0", 32) + "_" + strings.Repeat("A", 43)
+	got := leaks(secrets, map[string]string{
+		"logs":      `{"msg":"x","token":"` + tok + `"}`,
+		"responses": "HTTP/1.1 200\n...sb_secret_abcdefghijklmnopqrstuv_12345678...",
+		"events":    `{"payload":{"context":{}}} abc`,
+	})
+	want := []string{"a link token appears in the logs", "the secret key appears in the responses"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("leaks = %q, want %q", got, want)
+	}
+}

@@ -2,7 +2,9 @@ package link
 
 import (
 	"context"
+	mrand "math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/store"
@@ -57,13 +59,35 @@ func DisallowRedirect(ctx context.Context, s SettingsStore, env, entry string) (
 	})
 }
 
+// editRetries bounds the attempts of one allowlist edit.
+const editRetries = 30
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // editAllowlist applies change under optimistic concurrency: two admins
 // editing at once both get their change in.
 func editAllowlist(ctx context.Context, s SettingsStore, env string, change func([]string) ([]string, error)) ([]string, error) {
 	if !bridge.ValidEnvironment(env) {
 		return nil, bridge.Errorf(bridge.EINVALID, "Environment names use lowercase letters, digits, '-' and '_' (at most 63 characters).")
 	}
-	for range maxRetries {
+	for attempt := range editRetries {
+		if attempt > 0 {
+			// Losers of a race back off by a random few milliseconds so
+			// that a burst of editors spreads out instead of colliding
+			// again.
+			if err := sleep(ctx, time.Duration(mrand.Int64N(int64(attempt)*int64(5*time.Millisecond)))); err != nil {
+				return nil, err
+			}
+		}
 		es, err := s.GetEnvironmentSettings(ctx, env)
 		switch {
 		case bridge.IsCode(err, bridge.ENOTFOUND):
