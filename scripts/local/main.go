@@ -37,6 +37,7 @@ import (
 	"github.com/supabridge/supabridge/shared/app/embedded"
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/bundle"
+	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/localsupabase"
 )
@@ -126,6 +127,8 @@ func run() error {
 	}
 	srv := &http.Server{Handler: a.Serve(rt), ReadHeaderTimeout: 10 * time.Second}
 	go schedule(ctx, a)
+	// Webhook deliveries: what SQS and the delivery function do on AWS.
+	go events.NewDispatcher(a).Run(ctx, time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 

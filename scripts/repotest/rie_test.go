@@ -36,6 +36,9 @@ const (
 	eventEnvironment = "production"
 	eventAccountID   = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a01"
 	eventTenantID    = "acme-corp"
+	// Seeded by the refresh and webhooks rows' after hooks.
+	eventKeyAccountID = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a11"
+	eventWebhookID    = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a21"
 )
 
 // expectation is what one event must produce, in the order listed (later
@@ -73,6 +76,50 @@ var expectations = []expectation{
 	{file: "link/oauth-callback-unknown-state.json", status: 400, contains: `This sign-in response is not valid.`},
 	{file: "link/sdk.json", status: 200, contains: `Supabridge.connect = connect`},
 	{file: "link/stylesheet.json", status: 200, contains: `.error-summary`},
+
+	// Status 0: a direct invocation (schedule Input, SQS batch); contains
+	// is checked against the function's JSON result.
+	{file: "refresh/schedule.json", contains: `"due":0`,
+		after: func(t *testing.T, h *lambdaHarness) {
+			ctx := context.Background()
+			evs, _, err := h.store.ListEvents(ctx, eventEnvironment, "", 100)
+			if err != nil || len(evs) != 1 || evs[0].Type != bridge.EventAccountDeleted || evs[0].AccountID != eventAccountID {
+				t.Errorf("accounts/delete.json recorded %v (%v), want one integrated_account:deleted", evs, err)
+			}
+			err = h.store.CreateAccount(ctx, &bridge.Account{ID: eventKeyAccountID, Environment: eventEnvironment, TenantID: eventTenantID,
+				Status: bridge.StatusActive, AuthMethod: bridge.AuthAPIKey, ProjectRef: "abcdefghijklmnopqrst"})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+	{file: "refresh/refresh-api-key-account.json", status: 422, contains: `"authentication_method":"api_key"`},
+	{file: "refresh/refresh-not-found.json", status: 404, contains: `"code":"not_found"`},
+	{file: "refresh/refresh-no-key.json", status: 401, contains: `"code":"unauthorized"`},
+	{file: "webhooks/create.json", status: 201, contains: `"secret":"whsec_`},
+	{file: "webhooks/create-http-url.json", status: 400, contains: `url must use https`},
+	{file: "webhooks/list.json", status: 200, contains: `"result_count":1`,
+		after: func(t *testing.T, h *lambdaHarness) {
+			ctx := context.Background()
+			w := &bridge.Webhook{ID: eventWebhookID, Environment: eventEnvironment, URL: "https://hooks.example.com/other", EventTypes: []string{"*"}}
+			if err := h.vault.Put(ctx, vault.Ref{Environment: eventEnvironment, Kind: vault.KindWebhook, ID: eventWebhookID}, []byte("whsec_eventsOnlyNotARealSecret")); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.store.CreateWebhook(ctx, w); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	{file: "webhooks/test.json", status: 202, contains: `"event":"webhook:test"`},
+	{file: "webhooks/test-not-found.json", status: 404, contains: `"code":"not_found"`},
+	{file: "webhooks/delete.json", status: 200, contains: `{"id":"` + eventWebhookID + `"}`,
+		after: func(t *testing.T, h *lambdaHarness) {
+			if _, ok := h.sm.Secret("supabridge/" + eventEnvironment + "/webhook/" + eventWebhookID); ok {
+				t.Error("signing secret still exists after DELETE")
+			}
+		}},
+	// The test event's delivery is pending for a webhook deleted since:
+	// the sweep gives it up without sending anything.
+	{file: "delivery/sweep.json", contains: `"failed":1`},
+	{file: "delivery/sqs.json", contains: `"batchItemFailures":[]`},
 }
 
 // lambdaHarness is the AWS side of a deployed stack, offline: dynalite for
@@ -224,9 +271,15 @@ func TestLambdaRuntime(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				status, body := fn.invoke(t, payload)
-				if status != e.status || !strings.Contains(body, e.contains) {
-					t.Errorf("%s: got %d %s, want %d containing %s", e.file, status, body, e.status, e.contains)
+				if e.status == 0 {
+					if body := fn.invokeDirect(t, payload); !strings.Contains(body, e.contains) {
+						t.Errorf("%s: got %s, want a result containing %s", e.file, body, e.contains)
+					}
+				} else {
+					status, body := fn.invoke(t, payload)
+					if status != e.status || !strings.Contains(body, e.contains) {
+						t.Errorf("%s: got %d %s, want %d containing %s", e.file, status, body, e.status, e.contains)
+					}
 				}
 				if e.after != nil {
 					e.after(t, h)
@@ -335,6 +388,25 @@ func (f *rieFunction) invoke(t *testing.T, event []byte) (int, string) {
 		t.Errorf("response without X-Request-Id: %s", raw)
 	}
 	return out.StatusCode, out.Body
+}
+
+// invokeDirect sends a non-HTTP event (a schedule's Input, an SQS batch)
+// and returns the function's JSON result. A function error fails the test.
+func (f *rieFunction) invokeDirect(t *testing.T, event []byte) string {
+	t.Helper()
+	resp, err := http.Post(f.url, "application/json", bytes.NewReader(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(raw, &out) == nil && out.ErrorMessage != "" {
+		t.Fatalf("function error: %s", raw)
+	}
+	return string(raw)
 }
 
 var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)

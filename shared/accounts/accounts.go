@@ -9,7 +9,9 @@ import (
 
 	"github.com/supabridge/supabridge/shared/app"
 	"github.com/supabridge/supabridge/shared/bridge"
+	"github.com/supabridge/supabridge/shared/credentials"
 	"github.com/supabridge/supabridge/shared/cursor"
+	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/store"
 	"github.com/supabridge/supabridge/shared/vault"
@@ -144,6 +146,9 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 // Mount registers the accounts function's routes on rt, wired to a.
+// Deleting an account revokes its OAuth grant and records
+// integrated_account:deleted first.
 func Mount(rt *httpapi.Router, a *app.App) {
-	(&Handler{Store: a.Store, Vault: a.Vault, Cursors: a.Cursors, Auth: a.Auth}).Register(rt)
+	creds := credentials.New(a, events.New(a))
+	(&Handler{Store: a.Store, Vault: a.Vault, Cursors: a.Cursors, Auth: a.Auth, BeforeDelete: creds.BeforeDelete}).Register(rt)
 }

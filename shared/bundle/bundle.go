@@ -12,6 +12,8 @@ import (
 
 	"github.com/supabridge/supabridge/shared/accounts"
 	"github.com/supabridge/supabridge/shared/app"
+	"github.com/supabridge/supabridge/shared/credentials"
+	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/link"
 )
@@ -34,5 +36,8 @@ func Functions() []Function {
 	return []Function{
 		{Name: "accounts", Mount: accounts.Mount},
 		{Name: "link", Mount: link.Mount},
+		{Name: "refresh", Mount: credentials.Mount, Job: credentials.Job, Every: 5 * time.Minute},
+		{Name: "webhooks", Mount: events.Mount},
+		{Name: "delivery", Job: events.SweepJob, Every: time.Minute},
 	}
 }

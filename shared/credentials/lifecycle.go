@@ -152,6 +152,13 @@ func (m *Manager) Revoke(ctx context.Context, acct *bridge.Account) error {
 	if cur.RefreshToken.IsZero() {
 		return nil
 	}
+	if m.ClientID == "" || m.ClientSecret.IsZero() {
+		// Without the OAuth app's credentials the platform cannot be asked;
+		// the grant then lapses unused rather than blocking the delete.
+		m.logger().LogAttrs(ctx, slog.LevelWarn, "OAuth grant not revoked: no OAuth client is configured",
+			slog.String("account_id", acct.ID))
+		return nil
+	}
 	body, _ := json.Marshal(map[string]string{
 		"client_id":     m.ClientID,
 		"client_secret": m.ClientSecret.Reveal(),

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/supabridge/supabridge/shared/app"
 )
 
 // HandleSQS consumes trigger messages: it drains each named stream (once
@@ -32,8 +34,10 @@ func (d *Dispatcher) HandleSQS(ctx context.Context, ev lambdaevents.SQSEvent) (l
 		byStream[msg.Stream] = append(byStream[msg.Stream], m.MessageId)
 	}
 	var (
-		mu       sync.Mutex
-		failures []lambdaevents.SQSBatchItemFailure
+		mu sync.Mutex
+		// Empty rather than nil: the response then says "no failures"
+		// explicitly.
+		failures = []lambdaevents.SQSBatchItemFailure{}
 		wg       sync.WaitGroup
 	)
 	fail := func(stream string) {
@@ -100,4 +104,10 @@ func (d *Dispatcher) HandleLambda(ctx context.Context, payload json.RawMessage) 
 		slog.Int("triggered", res.Triggered), slog.Int("delivered", res.Delivered),
 		slog.Duration("took", time.Since(start)))
 	return res, err
+}
+
+// SweepJob is the delivery function's scheduled work for the bundle.
+func SweepJob(ctx context.Context, a *app.App) error {
+	_, err := NewDispatcher(a).Sweep(ctx)
+	return err
 }
