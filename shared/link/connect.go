@@ -20,7 +20,6 @@ const (
 	codeAccessDenied = "access_denied"
 	codeValidation   = "validation_error"
 	codeServer       = "server_error"
-	codeForbidden    = "invalid_request"
 )
 
 // outcome is how a link ended.
@@ -72,9 +71,12 @@ func withParams(redirectURI string, o outcome) string {
 		return ""
 	}
 	q := u.Query()
-	if o.code == "" {
+	// A validation_error still names the account it stored, so the app
+	// can offer to reconnect it.
+	if o.accountID != "" {
 		q.Set("integrated_account_id", o.accountID)
-	} else {
+	}
+	if o.code != "" {
 		q.Set("error", o.code)
 		q.Set("error_description", o.description)
 	}

@@ -15,7 +15,6 @@ import (
 
 // Error codes of the OAuth round trip.
 const (
-	codeInvalidState = "invalid_state"
 	codeExpiredState = "expired_state"
 	codeOAuth        = "oauth_error"
 )
@@ -113,7 +112,7 @@ func (h *Handler) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		h.conclude(w, r, sess, po, failure(http.StatusBadRequest, codeAccessDenied, "Access was not granted in Supabase."))
 		return
 	case q.Get("code") == "" || len(q.Get("code")) > 2048:
-		h.conclude(w, r, sess, po, failure(http.StatusBadRequest, codeInvalidState, "Supabase sent no authorization code. Open the link again to retry."))
+		h.conclude(w, r, sess, po, failure(http.StatusBadRequest, codeOAuth, "Supabase sent no authorization code. Open the link again to retry."))
 		return
 	case !h.oauthAvailable() || !sess.Allows(bridge.AuthOAuth):
 		h.errorPage(w, r, http.StatusForbidden, "This way of connecting is not offered for this link.")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/link"
+	"github.com/supabridge/supabridge/shared/localsupabase"
+	"github.com/supabridge/supabridge/shared/localsupabase/faults"
 )
 
 // startOAuth posts the "Sign in with Supabase" form and returns the
@@ -196,6 +198,34 @@ func TestOAuthFailuresStoreNothing(t *testing.T) {
 					e.assertNothingStored(mark, link.LocalEnvironment, before)
 				})
 			}
+		})
+	}
+}
+
+// A grant whose organization cannot be read is stored (it is a real grant)
+// but says validation_error, and the app hears about it.
+func TestOAuthOrganizationUnreadable(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend, envOptions{})
+			redirect := "http://127.0.0.1:3000/linked"
+			tr := e.linkToken(map[string]any{"tenant_id": "acme", "redirect_uri": redirect})
+			callback := e.approve(e.startOAuth(tr.LinkToken), "approve")
+			rule := stack.Faults().FailNext(faults.Match{Server: localsupabase.ManagementServer, Route: "GET /v1/organizations"}, http.StatusInternalServerError, "", 1)
+			t.Cleanup(func() { stack.Faults().Remove(rule) })
+			resp, body := e.get(callback.String())
+			q := redirectResult(t, resp, body, redirect)
+			if q.Get("error") != "validation_error" || q.Get("integrated_account_id") == "" {
+				t.Fatalf("redirect query %v", q)
+			}
+			a := e.account(link.LocalEnvironment, q.Get("integrated_account_id"))
+			if a.Status != bridge.StatusValidationError || a.LastError == "" || a.AuthMethod != bridge.AuthOAuth {
+				t.Errorf("account %+v", a)
+			}
+			if c := e.credential(link.LocalEnvironment, a.ID); c.RefreshToken.IsZero() {
+				t.Error("the grant was not kept")
+			}
+			assertEvents(t, e, a.ID, bridge.EventAccountCreated)
 		})
 	}
 }
