@@ -39,6 +39,9 @@ const (
 	// Seeded by the refresh and webhooks rows' after hooks.
 	eventKeyAccountID = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a11"
 	eventWebhookID    = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a21"
+	// The proxy's accounts.
+	eventProxyAccountID  = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a31"
+	eventProxyLoopbackID = "0193a8f2-7c4e-7d10-9b2a-5f1e3c8d9a32"
 )
 
 // expectation is what one event must produce, in the order listed (later
@@ -76,6 +79,35 @@ var expectations = []expectation{
 	{file: "link/oauth-callback-unknown-state.json", status: 400, contains: `This sign-in response is not valid.`},
 	{file: "link/sdk.json", status: 200, contains: `Supabridge.connect = connect`},
 	{file: "link/stylesheet.json", status: 200, contains: `.error-summary`},
+
+	// The proxy's refusals, before any upstream call; no-key.json's after
+	// links the accounts the others name: one by a secret key, one whose
+	// project URL points at loopback (only the sandbox may reach those).
+	{file: "proxy/no-key.json", status: 401, contains: `"code":"unauthorized"`,
+		after: func(t *testing.T, h *lambdaHarness) {
+			ctx := context.Background()
+			for id, u := range map[string]string{eventProxyAccountID: "https://abcdefghijklmnopqrst.supabase.co", eventProxyLoopbackID: "http://127.0.0.1:9"} {
+				err := h.store.CreateAccount(ctx, &bridge.Account{ID: id, Environment: eventEnvironment, TenantID: eventTenantID,
+					Status: bridge.StatusActive, AuthMethod: bridge.AuthAPIKey, ProjectRef: "abcdefghijklmnopqrst", ProjectURL: u,
+					KeyKind: bridge.KeySecret, BypassesRLS: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cred, _ := bridge.Credential{Method: bridge.AuthAPIKey, APIKey: "sb_secret_eventsOnlyNotARealKey0000000000", Generation: 1}.MarshalBinary()
+				if err := h.vault.Put(ctx, vault.Ref{Environment: eventEnvironment, Kind: vault.KindAccount, ID: id}, cred); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	{file: "proxy/path-escape.json", status: 400, contains: `encoded slash, dot`},
+	{file: "proxy/unknown-prefix.json", status: 404, contains: `No Supabase API under this path`},
+	{file: "proxy/realtime.json", status: 404, contains: `API Gateway HTTP APIs carry no WebSockets`},
+	{file: "proxy/missing-account.json", status: 400, contains: `X-Integrated-Account-Id`},
+	{file: "proxy/account-not-found.json", status: 404, contains: `"code":"not_found"`},
+	{file: "proxy/management-with-project-key.json", status: 422, contains: `not the Management API`},
+	{file: "proxy/other-project.json", status: 400, contains: `linked to project abcdefghijklmnopqrst only`},
+	{file: "proxy/unified-write.json", status: 400, contains: `applies to GET /proxy/rest/v1`},
+	{file: "proxy/private-upstream.json", status: 503, contains: `Supabase could not be reached`},
 
 	// Status 0: a direct invocation (schedule Input, SQS batch); contains
 	// is checked against the function's JSON result.

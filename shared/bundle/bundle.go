@@ -16,6 +16,7 @@ import (
 	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/link"
+	"github.com/supabridge/supabridge/shared/proxy"
 )
 
 // Function is one folder under functions/.
@@ -36,6 +37,7 @@ func Functions() []Function {
 	return []Function{
 		{Name: "accounts", Mount: accounts.Mount},
 		{Name: "link", Mount: link.Mount},
+		{Name: "proxy", Mount: proxy.Mount},
 		{Name: "refresh", Mount: credentials.Mount, Job: credentials.Job, Every: 5 * time.Minute},
 		{Name: "webhooks", Mount: events.Mount},
 		{Name: "delivery", Job: events.SweepJob, Every: time.Minute},
