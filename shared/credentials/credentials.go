@@ -449,7 +449,9 @@ func (m *Manager) Refresh(ctx context.Context, acct *bridge.Account, force bool)
 
 // refresh is Refresh that also says whether this call rotated the tokens.
 func (m *Manager) refresh(ctx context.Context, acct *bridge.Account, force bool) (bridge.Credential, bool, error) {
-	cur, err := m.read(ctx, acct, false)
+	// A forced refresh must not mistake a stale cached generation for
+	// someone else's rotation.
+	cur, err := m.read(ctx, acct, force)
 	if err != nil {
 		return bridge.Credential{}, false, err
 	}

@@ -131,9 +131,9 @@ func TestWebhooksAPI(t *testing.T) {
 	})
 }
 
-// TestSignatureVerifiesInNode runs the README's Node snippet on a real
-// delivery, and on tampered copies.
-func TestSignatureVerifiesInNode(t *testing.T) {
+// TestReadmeVerifiers runs the README's Node and Go snippets, and
+// events.Verify, on a real delivery and on tampered copies.
+func TestReadmeVerifiers(t *testing.T) {
 	node := nodeBinary(t)
 	clock := newClock()
 	n := newNode(t, env.Backends()[0].Open(t, clock.Now), clock)
@@ -175,10 +175,12 @@ func TestSignatureVerifiesInNode(t *testing.T) {
 			case err != nil && !asExit(err, &exit):
 				t.Fatalf("node: %v %s", err, out)
 			}
-			// The Go verifier agrees.
-			goErr := events.Verify([]byte(tc.secret), tc.header, tc.body, time.Now(), 0)
-			if (goErr == nil) != tc.ok {
-				t.Errorf("events.Verify: %v", goErr)
+			// The Go snippet and the package's verifier agree.
+			if ok := verifySupabridgeSignature(tc.secret, tc.header, tc.body, 5*time.Minute); ok != tc.ok {
+				t.Errorf("Go snippet: %v", ok)
+			}
+			if err := events.Verify([]byte(tc.secret), tc.header, tc.body, time.Now(), 0); (err == nil) != tc.ok {
+				t.Errorf("events.Verify: %v", err)
 			}
 		})
 	}
