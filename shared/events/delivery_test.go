@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -259,4 +261,58 @@ func TestTwoWorkersOneStream(t *testing.T) {
 			t.Errorf("two workers delivered %v, want %v", got, ids)
 		}
 	})
+}
+
+// TestAttemptFailures: a redirect is not followed, a slow receiver times
+// out, a closed port fails to connect; each is retried, and the stored
+// error names the failure without the URL.
+func TestAttemptFailures(t *testing.T) {
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://elsewhere.example.com/", http.StatusFound)
+	}))
+	defer redirect.Close()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	cases := []struct{ name, url, lastError string }{
+		{"redirect", redirect.URL + "/hook?token=abc", "the receiver answered 302 (redirects are not followed)"},
+		{"slow", slow.URL + "/hook?token=abc", "the request timed out"},
+		{"closed", closedURL + "/hook?token=abc", "the connection to the receiver failed"},
+	}
+	clock := newClock()
+	n := newNode(t, env.Backends()[0].Open(t, clock.Now), clock)
+	n.disp.AttemptTimeout = 300 * time.Millisecond
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hook := n.createWebhook(t, tc.url)
+			e := events.AccountEvent(bridge.EventAccountActive, account(tc.name))
+			if err := n.rec.Record(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+			n.sweepUntilIdle(t)
+			d, err := n.Store.GetDelivery(context.Background(), events.DeliveryID(e.ID, hook))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != bridge.DeliveryPending || d.Attempts != 1 || d.LastError != tc.lastError {
+				t.Errorf("delivery: %s after %d attempts, last error %q, want pending with %q", d.Status, d.Attempts, d.LastError, tc.lastError)
+			}
+			if strings.Contains(n.logs.String(), "token=abc") {
+				t.Errorf("a webhook URL's query reached the logs")
+			}
+			if st, _ := n.call(t, http.MethodDelete, "/webhooks/"+hook, n.key, nil); st != http.StatusOK {
+				t.Fatalf("delete: %d", st)
+			}
+		})
+	}
 }

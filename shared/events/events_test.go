@@ -3,6 +3,8 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -211,4 +213,26 @@ func FuzzHandleLambda(f *testing.F) {
 			t.Fatalf("no result for %q", payload)
 		}
 	})
+}
+
+// TestDeliveryClientRefusesPrivateAddresses: without allowPrivate the
+// client will not connect to a loopback address, whatever name led there.
+func TestDeliveryClientRefusesPrivateAddresses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	for _, u := range []string{srv.URL, "http://localhost:" + port} {
+		resp, err := events.NewDeliveryClient(false).Get(u)
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: connected to a loopback address", u)
+		} else if !strings.Contains(err.Error(), "not public") {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	resp, err := events.NewDeliveryClient(true).Get(srv.URL)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("with private addresses allowed: %v", err)
+	}
+	resp.Body.Close()
 }
