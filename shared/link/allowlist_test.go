@@ -3,6 +3,8 @@ package link
 import (
 	"strings"
 	"testing"
+
+	"github.com/supabridge/supabridge/shared/bridge"
 )
 
 func TestValidateEntry(t *testing.T) {
@@ -95,4 +97,17 @@ func FuzzAllowlistCheck(f *testing.F) {
 			t.Fatalf("Check accepted %q, which no entry covers", uri)
 		}
 	})
+}
+
+func TestFormTargets(t *testing.T) {
+	h := &Handler{ManagementURL: "https://api.supabase.com"}
+	got := h.formTargets(nil)
+	if strings.Join(got, " ") != "https://api.supabase.com https://supabase.com" {
+		t.Errorf("form targets with the platform: %v", got)
+	}
+	h = &Handler{ManagementURL: "http://127.0.0.1:5555/"}
+	got = h.formTargets(&bridge.LinkSession{RedirectURI: "https://app.example.com/linked?x=1"})
+	if strings.Join(got, " ") != "http://127.0.0.1:5555 https://app.example.com" {
+		t.Errorf("form targets with a stand-in and a redirect: %v", got)
+	}
 }

@@ -138,10 +138,19 @@ func (h *Handler) connectPage(sess *bridge.LinkSession, tok, popupOrigin string)
 	}
 }
 
-// formTargets are where the connect page's forms may lead: the OAuth
-// authorize endpoint and the session's redirect URI.
+// supabaseDashboard is where api.supabase.com's authorize endpoint sends
+// the browser for consent.
+const supabaseDashboard = "https://supabase.com"
+
+// formTargets are where the connect page's forms may lead, redirects
+// included (Chromium checks form-action on every hop of a form's redirect
+// chain): the OAuth authorize endpoint, the consent page it redirects to,
+// and the session's redirect URI.
 func (h *Handler) formTargets(sess *bridge.LinkSession) []string {
 	t := []string{originOf(h.ManagementURL)}
+	if t[0] == "https://api.supabase.com" {
+		t = append(t, supabaseDashboard)
+	}
 	if sess != nil && sess.RedirectURI != "" {
 		t = append(t, originOf(sess.RedirectURI))
 	}
