@@ -86,8 +86,11 @@ type Recorder interface {
 	Record(ctx context.Context, e *bridge.Event) error
 }
 
-// Manager stores, serves and refreshes credentials. Set or change its
-// fields only before first use; afterwards it is safe for concurrent use.
+// Manager stores, serves and refreshes credentials. New builds one from an
+// App; a Manager built by hand needs at least Store and Vault (and, for
+// OAuth, HTTP, ManagementURL and the client's ID and secret). Set or
+// change its fields only before first use; afterwards it is safe for
+// concurrent use.
 // Its methods return *bridge.Error values: ENEEDSREAUTH when the account
 // must be reconnected, EUNAVAILABLE when the token endpoint or a lease
 // holder did not answer in time, ENOTFOUND for an account without a stored

@@ -94,8 +94,9 @@ func (m *Manager) run(ctx context.Context, acct *bridge.Account, md mode, seen i
 	}
 }
 
-// hold is the lease holder's part: decide, refresh, store, release, and
-// record the outcome on the account.
+// hold is the lease holder's part: decide whether the token endpoint is
+// needed at all, refresh, store, release, and record the outcome on the
+// account.
 func (m *Manager) hold(ctx context.Context, acct *bridge.Account, lease *bridge.Lease, md mode, seen int64, waited bool, start time.Time) (result, error) {
 	c, rotated, err := m.decideAndRefresh(ctx, acct, lease, md, seen, waited, start)
 	return result{cred: c, rotated: rotated}, err
