@@ -124,11 +124,13 @@ type Manager struct {
 	// Concurrency bounds the refreshes a scheduled run makes at once (4).
 	Concurrency int
 
-	flights   singleflight.Group
-	mu        sync.Mutex
-	warm      map[string]warmEntry
-	ownerOnce sync.Once
-	owner     string
+	flights      singleflight.Group
+	httpOnce     sync.Once
+	fallbackHTTP *http.Client
+	mu           sync.Mutex
+	warm         map[string]warmEntry
+	ownerOnce    sync.Once
+	owner        string
 }
 
 type warmEntry struct {
@@ -178,6 +180,16 @@ func (m *Manager) OAuthConfig(redirectURL string) *oauth2.Config {
 		},
 		RedirectURL: redirectURL,
 	}
+}
+
+// httpClient is HTTP, or for a hand-built Manager without one, a client
+// with the app's bounded timeouts.
+func (m *Manager) httpClient() *http.Client {
+	if m.HTTP != nil {
+		return m.HTTP
+	}
+	m.httpOnce.Do(func() { m.fallbackHTTP = app.NewHTTPClient() })
+	return m.fallbackHTTP
 }
 
 func (m *Manager) baseURL() string {

@@ -172,7 +172,7 @@ func (m *Manager) Revoke(ctx context.Context, acct *bridge.Account) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := m.HTTP.Do(req)
+	resp, err := m.httpClient().Do(req)
 	if err != nil {
 		return bridge.Errorf(bridge.EUNAVAILABLE, "Revoking the OAuth grant of account %s failed: %s; retry.", acct.ID, classify(err).Error())
 	}

@@ -298,7 +298,7 @@ func (e *permanentError) Error() string { return e.reason }
 // callToken redeems refresh at the token endpoint. Its errors never quote
 // the endpoint's body or the request, which can hold tokens.
 func (m *Manager) callToken(ctx context.Context, refresh bridge.Secret) (*oauth2.Token, error) {
-	tctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, m.HTTP), orDefault(m.TokenTimeout, 15*time.Second))
+	tctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, m.httpClient()), orDefault(m.TokenTimeout, 15*time.Second))
 	defer cancel()
 	ts := m.OAuthConfig("").TokenSource(tctx, &oauth2.Token{RefreshToken: refresh.Reveal(), Expiry: time.Unix(1, 0)})
 	tok, err := ts.Token()
