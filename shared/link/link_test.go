@@ -107,9 +107,13 @@ func TestCreateLinkToken(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			mark := e.writes.mark()
 			status, body := e.api(tc.key, http.MethodPost, "/link-tokens", tc.body)
 			assertStatus(t, "POST /link-tokens", status, tc.status, string(body))
 			assertContains(t, "response", string(body), tc.want)
+			if w := e.writes.since(mark); tc.status != http.StatusCreated && len(w) > 0 {
+				t.Errorf("a refused link token wrote %v", w)
+			}
 		})
 	}
 
