@@ -192,9 +192,12 @@ func (h *Handler) formSession(w http.ResponseWriter, r *http.Request, method bri
 	}
 	tok = r.PostForm.Get("link_token")
 	sess, err := h.openSession(r.Context(), tok)
-	if sess != nil {
-		if popupOrigin, _ = h.popupOrigin(r.Context(), sess, r.PostForm.Get("origin")); popupOrigin == "" && r.PostForm.Get("origin") != "" {
-			h.errorPage(w, r, http.StatusForbidden, "This page was opened by a site that is not allowed to link accounts in this environment.")
+	// The popup origin is checked even for a used or expired link, whose
+	// failure is then reported to it.
+	if origin := r.PostForm.Get("origin"); sess != nil && origin != "" {
+		var perr error
+		if popupOrigin, perr = h.popupOrigin(r.Context(), sess, origin); perr != nil {
+			h.errorPage(w, r, http.StatusForbidden, bridge.ErrorMessage(perr))
 			return nil, "", "", false
 		}
 	}
