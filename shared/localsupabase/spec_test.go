@@ -18,8 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// specDir holds Supabase's own OpenAPI documents, beside the repository.
-var specDir = filepath.Join("..", "..", "..", "shared", "specs")
+// specDir holds copies of Supabase's own OpenAPI documents (see its README).
+var specDir = filepath.Join("testdata", "specs")
 
 type specValidators struct {
 	mu         sync.Mutex // the validators cache internally; one request at a time
