@@ -114,6 +114,10 @@ type Account struct {
 	NextRefreshAt   time.Time `json:"next_refresh_at,omitzero"`
 	RefreshFailures int       `json:"refresh_failures,omitempty"`
 
+	// DeletionEventID is fixed by the first attempt to delete the account,
+	// so a retried delete records integrated_account:deleted only once.
+	DeletionEventID string `json:"deletion_event_id,omitempty"`
+
 	// Version increases by one with every stored write; writes conditional
 	// on it detect lost updates.
 	Version   int64     `json:"version"`

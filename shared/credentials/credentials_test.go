@@ -414,7 +414,7 @@ func TestSaveValidates(t *testing.T) {
 
 // TestRevokeAndDelete: BeforeDelete revokes the grant at the platform (its
 // refresh token stops working) and records one deleted event; running it
-// again (a retried delete) succeeds.
+// again (a retried delete) succeeds and records no second event.
 func TestRevokeAndDelete(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, sh *eventstest.Shared) {
 		w := newWorld(t, sh)
@@ -434,6 +434,7 @@ func TestRevokeAndDelete(t *testing.T) {
 		if err := p.mgr.BeforeDelete(context.Background(), acct); err != nil {
 			t.Errorf("second BeforeDelete: %v", err)
 		}
+		wantEvents(t, p, acct, bridge.EventAccountDeleted, 1) // a retried delete records nothing new
 		// A 5xx from the revocation endpoint fails the delete, to be retried.
 		other := w.link(p, "tenant-6")
 		id := stack.Faults().FailNext(faults.Match{Server: localsupabase.ManagementServer, Route: "POST /v1/oauth/revoke"}, 502, "", 1)

@@ -112,14 +112,30 @@ func (m *Manager) markNeedsReauth(ctx context.Context, acct *bridge.Account, las
 
 // BeforeDelete is the accounts API's hook before an account is removed:
 // it revokes an OAuth grant and records integrated_account:deleted. Both
-// steps are safe to repeat when a failed delete is retried (the event may
-// then be recorded twice, under two IDs).
+// steps are safe to repeat when a failed delete is retried: the event's ID
+// is fixed on the account by the first attempt, and recording is
+// idempotent by ID.
 func (m *Manager) BeforeDelete(ctx context.Context, acct *bridge.Account) error {
+	if acct.DeletionEventID == "" {
+		updated, err := m.update(ctx, acct, func(x *bridge.Account) bool {
+			if x.DeletionEventID != "" {
+				return false
+			}
+			x.DeletionEventID = bridge.NewID()
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		acct = updated
+	}
 	if err := m.Revoke(ctx, acct); err != nil {
 		return err
 	}
 	if m.Events != nil {
-		if err := m.Events.Record(ctx, events.AccountEvent(bridge.EventAccountDeleted, acct)); err != nil {
+		e := events.AccountEvent(bridge.EventAccountDeleted, acct)
+		e.ID = acct.DeletionEventID
+		if err := m.Events.Record(ctx, e); err != nil && !bridge.IsCode(err, bridge.ECONFLICT) {
 			return err
 		}
 	}
