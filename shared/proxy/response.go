@@ -82,6 +82,7 @@ func (h *Handler) limitResponse(resp *http.Response) error {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 	return nil
 }
 
