@@ -20,6 +20,7 @@ import (
 
 	"github.com/supabridge/supabridge/shared/app"
 	"github.com/supabridge/supabridge/shared/bridge"
+	"github.com/supabridge/supabridge/shared/netguard"
 	"github.com/supabridge/supabridge/shared/store"
 	"github.com/supabridge/supabridge/shared/vault"
 )
@@ -416,7 +417,7 @@ func failureClass(err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "the request timed out"
-	case errors.Is(err, errPrivateAddress):
+	case errors.Is(err, netguard.ErrNotPublic):
 		return "the webhook host resolves to a private or reserved address"
 	case errors.Is(err, context.Canceled):
 		return "the attempt was cancelled"

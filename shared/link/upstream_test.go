@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,48 +12,8 @@ import (
 	"time"
 
 	"github.com/supabridge/supabridge/shared/bridge"
+	"github.com/supabridge/supabridge/shared/netguard"
 )
-
-func TestPublicAddr(t *testing.T) {
-	cases := []struct {
-		ip     string
-		public bool
-	}{
-		{"93.184.216.34", true},
-		{"104.18.38.12", true},
-		{"2606:4700::6812:260c", true},
-		{"127.0.0.1", false},
-		{"127.255.0.9", false},
-		{"::1", false},
-		{"10.0.0.5", false},
-		{"172.16.0.1", false},
-		{"172.31.255.255", false},
-		{"192.168.1.1", false},
-		{"169.254.169.254", false}, // cloud metadata
-		{"fd00:ec2::254", false},   // EC2 metadata over IPv6
-		{"fe80::1", false},
-		{"100.64.0.1", false}, // CGNAT
-		{"100.100.100.200", false},
-		{"0.0.0.0", false},
-		{"0.1.2.3", false},
-		{"::", false},
-		{"224.0.0.1", false},
-		{"ff02::1", false},
-		{"255.255.255.255", false},
-		{"198.18.0.1", false},
-		{"240.0.0.1", false},
-		{"::ffff:127.0.0.1", false},    // IPv4-mapped loopback
-		{"::ffff:93.184.216.34", true}, // IPv4-mapped public
-		{"64:ff9b::a00:1", false},      // NAT64 of 10.0.0.1
-		{"64:ff9b::5db8:d822", true},   // NAT64 of 93.184.216.34
-		{"172.32.0.1", true},
-	}
-	for _, tc := range cases {
-		if got := PublicAddr(netip.MustParseAddr(tc.ip)); got != tc.public {
-			t.Errorf("PublicAddr(%s) = %v, want %v", tc.ip, got, tc.public)
-		}
-	}
-}
 
 // fakeResolver answers each lookup with the next answer for the host.
 type fakeResolver struct {
@@ -163,7 +122,7 @@ func TestDialRechecksAddresses(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("connected after the host rebound to loopback")
 	}
-	if !errors.Is(err, errPrivateDial) {
+	if !errors.Is(err, netguard.ErrNotPublic) {
 		t.Errorf("error %v does not say the address was refused", err)
 	}
 	if n := accepted.Load(); n != 0 {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/supabridge/supabridge/shared/bridge"
+	"github.com/supabridge/supabridge/shared/netguard"
 	"github.com/supabridge/supabridge/shared/supabase"
 )
 
@@ -135,7 +136,7 @@ func projectError(err error, host string) error {
 		return fieldErr("api_key", "The project is rate limiting requests. Wait a minute and try again.")
 	case errors.As(err, &api):
 		return fieldErr("project_url", "The project at %s answered with an error (HTTP %d). Try again later.", host, api.StatusCode)
-	case errors.Is(err, errPrivateDial):
+	case errors.Is(err, netguard.ErrNotPublic):
 		return fieldErr("project_url", "The project host %s points to a private or reserved network address; only public Supabase projects can be linked.", host)
 	}
 	return fieldErr("project_url", "The project at %s could not be reached. Check the URL and try again.", host)
