@@ -70,7 +70,7 @@ func (c *offsetClock) set(d time.Duration) {
 // fixtures are the tables and functions the tests and proxy.mjs use, in
 // every project.
 const fixtures = `
-DROP TABLE IF EXISTS px_books, px_items, px_notes, px_rows CASCADE;
+DROP TABLE IF EXISTS px_books, px_items, px_notes, px_rows, px_bench CASCADE;
 CREATE TABLE px_books (id int PRIMARY KEY, title text NOT NULL, author text, year int);
 INSERT INTO px_books VALUES
   (1, 'A Wizard of Earthsea', 'le guin', 1968),
@@ -89,6 +89,8 @@ CREATE TABLE px_rows (id int PRIMARY KEY, payload text NOT NULL);
 INSERT INTO px_rows SELECT g, repeat('x', 12) FROM generate_series(1, 23) g;
 CREATE OR REPLACE FUNCTION px_add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
 CREATE OR REPLACE FUNCTION px_books_since(y int) RETURNS SETOF px_books LANGUAGE sql STABLE AS $$ SELECT * FROM px_books WHERE year >= y $$;
+CREATE TABLE px_bench (id int PRIMARY KEY, payload text NOT NULL);
+INSERT INTO px_bench SELECT g, repeat(chr(96 + g), 80) FROM generate_series(1, 10) g;
 CREATE OR REPLACE FUNCTION px_len(payload text) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT length(payload) $$;
 `
 

@@ -16,7 +16,7 @@ import (
 // runtime's payload limit.
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	hd := resp.Header
-	hd.Set(HeaderRemote, "true")
+	hd[HeaderRemote] = remoteTrue
 	for k := range hd {
 		if strings.HasPrefix(k, "Access-Control-") {
 			delete(hd, k)
@@ -33,6 +33,10 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	}
 	return nil
 }
+
+// remoteTrue is HeaderRemote's value, shared: ReverseProxy copies header
+// values out, and nothing writes to it.
+var remoteTrue = []string{"true"}
 
 // responseTooLarge is a response a buffering runtime could not return.
 type responseTooLarge struct {
