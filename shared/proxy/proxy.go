@@ -378,6 +378,15 @@ func rewrite(pr *httputil.ProxyRequest) {
 	hd.Del(HeaderAccount)
 	hd.Del(HeaderProjectRef)
 	hd.Del("Cookie")
+	// On Lambda the API Gateway adapter splits every header but a few
+	// singletons at its commas into several values, which a server may
+	// read only the first of; one comma-joined line is what the caller
+	// sent, and RFC 9110 makes it equivalent to repeated lines.
+	for k, v := range hd {
+		if len(v) > 1 {
+			hd[k] = []string{strings.Join(v, ", ")}
+		}
+	}
 	if c.unified != nil {
 		// The rows are read and reshaped: ask for plain, uncompressed JSON.
 		hd.Set("Accept", "application/json")

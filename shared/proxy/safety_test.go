@@ -152,7 +152,7 @@ func TestHeaders(t *testing.T) {
 				"Connection":      {"X-Hop"},
 				"X-Hop":           {"must not pass"},
 				"X-Forwarded-For": {"10.0.0.1"},
-				"Prefer":          {"count=exact"},
+				"Prefer":          {"count=exact", "return=representation"},
 			}
 			for k, v := range tt.header {
 				h[k] = v
@@ -177,8 +177,8 @@ func TestHeaders(t *testing.T) {
 					t.Errorf("upstream got %s: %q", k, got.Get(k))
 				}
 			}
-			if got.Get("Prefer") != "count=exact" {
-				t.Errorf("Prefer = %q", got.Get("Prefer"))
+			if p := got.Values("Prefer"); len(p) != 1 || p[0] != "count=exact, return=representation" {
+				t.Errorf("Prefer = %q, want the values on one line", p)
 			}
 			if strings.Contains(uri, "integrated_account_id") || strings.Contains(uri, "apikey") {
 				t.Errorf("upstream request URI %s carries the proxy's parameters", uri)
