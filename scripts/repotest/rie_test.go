@@ -107,7 +107,7 @@ var expectations = []expectation{
 	{file: "proxy/management-with-project-key.json", status: 422, contains: `not the Management API`},
 	{file: "proxy/other-project.json", status: 400, contains: `linked to project abcdefghijklmnopqrst only`},
 	{file: "proxy/unified-write.json", status: 400, contains: `applies to GET /proxy/rest/v1`},
-	{file: "proxy/private-upstream.json", status: 503, contains: `Supabase could not be reached`},
+	{file: "proxy/private-upstream.json", status: 403, contains: `only public Supabase hosts are reachable`},
 
 	// Status 0: a direct invocation (schedule Input, SQS batch); contains
 	// is checked against the function's JSON result.

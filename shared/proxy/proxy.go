@@ -43,6 +43,7 @@ import (
 	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/logs"
+	"github.com/supabridge/supabridge/shared/netguard"
 )
 
 // Headers the proxy reads and never forwards.
@@ -412,6 +413,8 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The caller went away; nobody reads this answer.
 		out = bridge.Errorf(bridge.EUNAVAILABLE, "The request was cancelled.")
+	case errors.Is(err, netguard.ErrNotPublic):
+		out = bridge.Errorf(bridge.EFORBIDDEN, "The account's Supabase host resolves to a private or reserved address; only public Supabase hosts are reachable.")
 	case errors.Is(err, context.DeadlineExceeded):
 		out = bridge.Errorf(bridge.EUNAVAILABLE, "Supabase did not answer in time.")
 	default:

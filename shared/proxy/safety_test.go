@@ -270,3 +270,16 @@ func TestBehindRouter(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateUpstreamRefused: outside the sandbox, an account whose host
+// resolves to a private address is never dialled.
+func TestPrivateUpstreamRefused(t *testing.T) {
+	up := newTestUpstream(t, "sb_secret_privatePrivate_00000000")
+	w := newWorld(t)
+	w.h.Transport = proxy.NewTransport(false)
+	a := w.keyAccountAt("abcdefghijklmnopqrst", up.URL, up.key)
+	wantEnvelope(t, w.call(request{path: "storage/v1/bucket", account: a.ID}), http.StatusForbidden, bridge.EFORBIDDEN)
+	if n := up.count("/storage/v1/bucket"); n != 0 {
+		t.Errorf("the private upstream was called %d times", n)
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/supabridge/supabridge/shared/bridge"
-	"github.com/supabridge/supabridge/shared/link"
+	"github.com/supabridge/supabridge/shared/netguard"
 )
 
 // NewTransport returns the transport to Supabase: connections only to
@@ -21,18 +21,13 @@ import (
 // decompression, so bodies and Content-Encoding pass through as Supabase
 // sent them.
 func NewTransport(allowPrivate bool) *http.Transport {
-	up := &link.Upstreams{AllowPrivate: allowPrivate}
-	return &http.Transport{
-		DialContext:           up.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 150 * time.Second, // Edge Functions may run this long
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-	}
+	t := (&netguard.Guard{AllowPrivate: allowPrivate}).Transport()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 150 * time.Second // Edge Functions may run this long
+	t.DisableCompression = true
+	return t
 }
 
 // retrier is the ReverseProxy's transport: it sends a request and, when
