@@ -14,8 +14,8 @@ func main() {
 	h := proxy.New(a)
 	// The API Gateway adapter holds whole responses in memory.
 	h.MaxResponse = proxy.LambdaPayloadLimit
-	// The function serves one catch-all route, so the handler is served
-	// without a router, whose path cleaning would redirect dot segments
-	// instead of refusing them; the proxy limits bodies itself (6 MB).
-	lambdaweb.Start(httpapi.Serve(h, httpapi.Options{Logger: a.Logger, MaxBody: -1}))
+	rt := httpapi.NewRouter()
+	h.Register(rt)
+	// The proxy limits bodies itself (Lambda's 6 MB).
+	lambdaweb.Start(httpapi.Serve(rt, httpapi.Options{Logger: a.Logger, MaxBody: -1}))
 }

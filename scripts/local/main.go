@@ -119,13 +119,7 @@ func run() error {
 		return err
 	}
 
-	rt := httpapi.NewRouter()
-	for _, f := range bundle.Functions() {
-		if f.Mount != nil {
-			f.Mount(rt, a)
-		}
-	}
-	srv := &http.Server{Handler: a.Serve(rt), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: bundleHandler(a), ReadHeaderTimeout: 10 * time.Second}
 	go schedule(ctx, a)
 	// Webhook deliveries: what SQS and the delivery function do on AWS.
 	go events.NewDispatcher(a).Run(ctx, time.Second)
@@ -185,6 +179,29 @@ func sandboxLink(ctx context.Context, baseURL, key string) (string, error) {
 		return "", fmt.Errorf("create the sandbox link: status %d", resp.StatusCode)
 	}
 	return out.LinkURL, nil
+}
+
+// bundleHandler serves every function's routes as API Gateway and Lambda
+// do: each route goes to its function's own router, behind that function's
+// body limit; request IDs, logs and panic recovery wrap them all once.
+func bundleHandler(a *app.App) http.Handler {
+	top := httpapi.NewRouter()
+	for _, f := range bundle.Functions() {
+		if f.Mount == nil {
+			continue
+		}
+		fr := httpapi.NewRouter()
+		f.Mount(fr, a)
+		limit := f.MaxBody
+		if limit == 0 {
+			limit = httpapi.DefaultMaxBody
+		}
+		h := httpapi.LimitBody(fr, limit)
+		for _, p := range fr.Patterns() {
+			top.Handle(p, h)
+		}
+	}
+	return httpapi.Serve(top, httpapi.Options{Logger: a.Logger, MaxBody: -1})
 }
 
 // localKey makes sure the local environment has a key the developer knows:

@@ -99,7 +99,7 @@ var expectations = []expectation{
 				}
 			}
 		}},
-	{file: "proxy/path-escape.json", status: 400, contains: `encoded slash, dot`},
+	{file: "proxy/path-escape.json", status: 400, contains: `path is not canonical`},
 	{file: "proxy/unknown-prefix.json", status: 404, contains: `No Supabase API under this path`},
 	{file: "proxy/realtime.json", status: 404, contains: `API Gateway HTTP APIs carry no WebSockets`},
 	{file: "proxy/missing-account.json", status: 400, contains: `X-Integrated-Account-Id`},

@@ -388,7 +388,12 @@ func TestTemplateFunctionsMatchTheBundle(t *testing.T) {
 				if ref, _ := props["ApiId"].(map[string]any); ref["Ref"] != "Api" {
 					t.Errorf("%s event %s: ApiId = %v, want !Ref Api", f.Name, name, props["ApiId"])
 				}
-				tmplRoutes = append(tmplRoutes, props["Method"].(string)+" "+muxPath(props["Path"].(string)))
+				route := props["Method"].(string) + " " + muxPath(props["Path"].(string))
+				if props["Method"] == "ANY" {
+					// API Gateway's ANY is a method-less ServeMux pattern.
+					route = muxPath(props["Path"].(string))
+				}
+				tmplRoutes = append(tmplRoutes, route)
 			case "ScheduleV2":
 				schedules = append(schedules, name)
 				if props["Input"] == nil || props["OmitName"] != true {

@@ -270,7 +270,13 @@ func pickKey(keys []*supabase.APIKey) (ProjectKey, bool) {
 // rotated), so the next ProjectKey fetches the current one.
 func (r *Resolver) ProjectKeyRejected(ctx context.Context, acct *bridge.Account, ref string) error {
 	if acct.AuthMethod == bridge.AuthAPIKey {
-		_, err := r.Rejected(ctx, acct, bridge.Credential{})
+		// The project's own key is the account's credential: its rejection
+		// is the account's (needs_reauth, one event).
+		cred, err := r.Credentials.Credential(ctx, acct)
+		if err != nil {
+			return err
+		}
+		_, err = r.Rejected(ctx, acct, cred)
 		return err
 	}
 	r.mu.Lock()

@@ -300,3 +300,23 @@ func TestPersonalAccessTokenRejected(t *testing.T) {
 		t.Errorf("Credential after rejection = %v, want ENEEDSREAUTH", err)
 	}
 }
+
+// TestProjectKeyRejectedFlagsAKeyAccount: a project account's key is its
+// credential, so its rejection means the account must be linked again.
+func TestProjectKeyRejectedFlagsAKeyAccount(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := stack.Project()
+	acct := f.link(t, &bridge.Account{AuthMethod: bridge.AuthAPIKey, ProjectRef: p.Ref, ProjectURL: p.APIURL, KeyKind: bridge.KeySecret, BypassesRLS: true},
+		bridge.Credential{Method: bridge.AuthAPIKey, APIKey: bridge.Secret(p.SecretKey)})
+	if err := f.r.ProjectKeyRejected(ctx, acct, ""); !bridge.IsCode(err, bridge.ENEEDSREAUTH) {
+		t.Errorf("ProjectKeyRejected = %v, want ENEEDSREAUTH", err)
+	}
+	stored, err := f.a.Store.GetAccount(ctx, "production", acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != bridge.StatusNeedsReauth {
+		t.Errorf("status = %s, want needs_reauth", stored.Status)
+	}
+}

@@ -26,6 +26,9 @@ type Function struct {
 	Name string
 	// Mount registers the function's HTTP routes (nil: no HTTP routes).
 	Mount func(*httpapi.Router, *app.App)
+	// MaxBody is the function's request body limit: 0 means
+	// httpapi.DefaultMaxBody, negative means the function enforces its own.
+	MaxBody int64
 	// Job is the function's scheduled work (nil: not scheduled), run every
 	// Every by the local runner and by an EventBridge schedule on AWS.
 	Job   func(context.Context, *app.App) error
@@ -37,7 +40,7 @@ func Functions() []Function {
 	return []Function{
 		{Name: "accounts", Mount: accounts.Mount},
 		{Name: "link", Mount: link.Mount},
-		{Name: "proxy", Mount: proxy.Mount},
+		{Name: "proxy", Mount: proxy.Mount, MaxBody: -1},
 		{Name: "refresh", Mount: credentials.Mount, Job: credentials.Job, Every: 5 * time.Minute},
 		{Name: "webhooks", Mount: events.Mount},
 		{Name: "delivery", Job: events.SweepJob, Every: time.Minute},

@@ -128,6 +128,9 @@ func TestErrorsAreEnvelopes(t *testing.T) {
 		{"not JSON", "POST", "/things", `a=b`, map[string]string{"Authorization": "Bearer " + f.key, "Content-Type": "application/x-www-form-urlencoded"}, 415, bridge.EUNSUPPORTEDMED, "JSON"},
 		{"oversized", "POST", "/things", `{"name":"` + strings.Repeat("x", 100) + `"}`, json, 413, bridge.ETOOLARGE, "64 bytes"},
 		{"panic", "GET", "/boom", "", nil, 500, bridge.EINTERNAL, "internal"},
+		{"dot segments", "GET", "/things/../things/1", "", auth, 400, bridge.EINVALID, "not canonical"},
+		{"double slash", "GET", "//things/1", "", auth, 400, bridge.EINVALID, "not canonical"},
+		{"encoded dots", "GET", "/things/%2e%2e/things/1", "", auth, 400, bridge.EINVALID, "not canonical"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,5 +195,42 @@ func TestLogsNeverCarryCredentials(t *testing.T) {
 	}
 	if strings.Contains(f.logs.String(), f.key) {
 		t.Errorf("an API key reached the logs:\n%s", f.logs)
+	}
+}
+
+func TestLimitBody(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]string
+		if err := httpapi.Decode(r, &v); err != nil {
+			httpapi.Error(w, r, err)
+			return
+		}
+		httpapi.JSON(w, 200, v)
+	})
+	h := httpapi.LimitBody(echo, 16)
+	for _, tt := range []struct {
+		name   string
+		body   string
+		chunk  bool
+		status int
+	}{
+		{"within", `{"a":"b"}`, false, 200},
+		{"declared over", `{"a":"0123456789abcdef"}`, false, 413},
+		{"streamed over", `{"a":"0123456789abcdef"}`, true, 413},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/", strings.NewReader(tt.body))
+			if tt.chunk {
+				req.ContentLength = -1
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Errorf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+		})
+	}
+	if httpapi.LimitBody(echo, 0) == nil || httpapi.LimitBody(echo, -1) == nil {
+		t.Error("no limit must still serve")
 	}
 }

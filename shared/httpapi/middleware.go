@@ -65,14 +65,6 @@ func Serve(h http.Handler, opts Options) http.Handler {
 		w.Header().Set(RequestIDHeader, id)
 		l := logger.With(slog.String("request_id", id))
 		r = r.WithContext(logs.With(r.Context(), l))
-		if maxBody > 0 && r.Body != nil {
-			if r.ContentLength > maxBody {
-				Error(w, r, bridge.Errorf(bridge.ETOOLARGE, "The request body exceeds the limit of %d bytes.", maxBody))
-				logRequest(l, r, http.StatusRequestEntityTooLarge, start, now())
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		}
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
@@ -86,7 +78,27 @@ func Serve(h http.Handler, opts Options) http.Handler {
 			}
 			logRequest(l, r, rec.status, start, now())
 		}()
-		h.ServeHTTP(rec, r)
+		LimitBody(h, maxBody).ServeHTTP(rec, r)
+	})
+}
+
+// LimitBody answers 413 (in the envelope) to a request whose declared body
+// is over max bytes and makes reading past max an error that Decode
+// reports as ETOOLARGE. A max of 0 or less means no limit. Serve applies
+// it; the local runner applies each function's own limit per route.
+func LimitBody(h http.Handler, max int64) http.Handler {
+	if max <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			if r.ContentLength > max {
+				Error(w, r, bridge.Errorf(bridge.ETOOLARGE, "The request body exceeds the limit of %d bytes.", max))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

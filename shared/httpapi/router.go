@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 
@@ -41,6 +42,13 @@ func (rt *Router) Patterns() []string {
 // ServeHTTP dispatches r. ServeMux's own 404 and 405 answers are plain text;
 // they are replaced by the error envelope.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// ServeMux would redirect a path with "." or ".." segments or "//" to
+	// its clean form; an API answers such a path plainly instead, so that
+	// no client is sent somewhere it did not ask for.
+	if p := r.URL.Path; p != "" && cleanPath(p) != p {
+		Error(w, r, bridge.Errorf(bridge.EINVALID, "The request path is not canonical: it has '.', '..' or empty segments."))
+		return
+	}
 	h, pattern := rt.mux.Handler(r)
 	if pattern != "" {
 		rt.mux.ServeHTTP(w, r)
@@ -61,6 +69,21 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		Error(w, r, bridge.Errorf(bridge.ENOTFOUND, "No route matches %s %s.", r.Method, r.URL.EscapedPath()))
 	}
+}
+
+// cleanPath is path.Clean that keeps a trailing slash, as ServeMux cleans.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // statusProbe records what the mux's fallback handler would write.

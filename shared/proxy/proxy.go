@@ -147,14 +147,22 @@ func New(a *app.App) *Handler {
 // Methods are the HTTP methods the proxy passes through.
 var Methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
 
-// Register adds the proxy's routes (every method of Methods under
-// /proxy/{path...}) to rt. Behind a router, the mux's path cleaning
-// answers dot segments and doubled slashes before the Handler sees them; a
-// function that serves only the proxy can serve the Handler directly.
+// Register adds the proxy's route, /proxy/{path...} for every method (API
+// Gateway's ANY /proxy/{path+}), to rt. The router refuses dot segments and
+// doubled slashes before the Handler sees them; the Handler refuses methods
+// outside Methods.
 func (h *Handler) Register(rt *httpapi.Router) {
+	rt.Handle(Prefix+"{path...}", h)
+}
+
+// allowed reports whether the proxy passes method through.
+func allowed(method string) bool {
 	for _, m := range Methods {
-		rt.Handle(m+" "+Prefix+"{path...}", h)
+		if m == method {
+			return true
+		}
 	}
+	return false
 }
 
 func (h *Handler) now() time.Time {
@@ -195,6 +203,11 @@ func (h *Handler) logger() *slog.Logger {
 // ServeHTTP proxies one request, or answers with the error envelope when
 // the request cannot be proxied.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !allowed(r.Method) {
+		w.Header().Set("Allow", strings.Join(Methods, ", "))
+		httpapi.Error(w, r, bridge.Errorf(bridge.EMETHOD, "%s is not passed through; the proxy passes %s.", r.Method, strings.Join(Methods, ", ")))
+		return
+	}
 	c, err := h.prepare(w, r)
 	if err != nil {
 		httpapi.Error(w, r, err)
