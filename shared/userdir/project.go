@@ -160,7 +160,7 @@ func (pp *projectPlane) keyset(ctx context.Context, t table, q *listReq, filters
 		Filters: filters, Order: []supabase.Order{{Column: id}}, Limit: ask, Params: q.Remote,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, blameRemoteQuery(err, q)
 	}
 	// A full page at the server's row cap may have more behind it.
 	more := len(rows) > q.Limit || (len(rows) == ask && ask == q.Limit)

@@ -145,6 +145,19 @@ func upstream(err error, service string) error {
 	return bridge.Errorf(code, "%s", msg).WithDetails(details).WithCause(err)
 }
 
+// blameRemoteQuery turns the Data API's 400 for a read that carried the
+// caller's remote_query into the caller's mistake (otherwise an unknown
+// column would read as a schema mismatch).
+func blameRemoteQuery(err error, q *listReq) error {
+	var api *supabase.APIError
+	if len(q.Remote) == 0 || !errors.As(err, &api) || api.StatusCode != http.StatusBadRequest {
+		return err
+	}
+	details := map[string]any{"parameter": "remote_query", "remote_status": api.StatusCode, "remote_code": api.Code}
+	return bridge.Errorf(bridge.EINVALID, "remote_query was rejected: %s answered %s: %s", dataAPI, api.Code, api.Message).
+		WithDetails(details).WithCause(err)
+}
+
 // isStatus reports whether err is an upstream answer with status s.
 func isStatus(err error, s int) bool {
 	var api *supabase.APIError

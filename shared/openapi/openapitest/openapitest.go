@@ -5,6 +5,7 @@ package openapitest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/errors"
 
 	"github.com/supabridge/supabridge/shared/openapi"
 )
@@ -74,6 +76,12 @@ func (v *Validator) Problems(req *http.Request, status int, header http.Header, 
 	if ok {
 		return nil
 	}
+	if status == http.StatusMethodNotAllowed && methodMissing(errs) {
+		// A method the document does not list on a path it does: the
+		// router's 405, which no operation can describe. It must still be
+		// the error envelope, with Allow.
+		return envelopeProblems(header, body)
+	}
 	var out []string
 	for _, e := range errs {
 		msg := e.Message
@@ -89,6 +97,33 @@ func (v *Validator) Problems(req *http.Request, status int, header http.Header, 
 		out = []string{"the response does not match the document"}
 	}
 	return out
+}
+
+func methodMissing(errs []*errors.ValidationError) bool {
+	for _, e := range errs {
+		if !strings.Contains(e.Message, "not found") || !strings.Contains(e.Reason, "method for that path does not exist") {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
+// envelopeProblems checks a body against the error envelope's required
+// members.
+func envelopeProblems(header http.Header, body []byte) []string {
+	var e struct {
+		StatusCode *int    `json:"statusCode"`
+		Error      *string `json:"error"`
+		Message    *string `json:"message"`
+		Code       *string `json:"code"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.StatusCode == nil || e.Error == nil || e.Message == nil || e.Code == nil {
+		return []string{"a 405 without the error envelope"}
+	}
+	if header.Get("Allow") == "" {
+		return []string{"a 405 without Allow"}
+	}
+	return nil
 }
 
 // Check fails tb when a response to req does not match the document.
