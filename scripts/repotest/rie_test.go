@@ -152,6 +152,18 @@ var expectations = []expectation{
 	// the sweep gives it up without sending anything.
 	{file: "delivery/sweep.json", contains: `"failed":1`},
 	{file: "delivery/sqs.json", contains: `"batchItemFailures":[]`},
+
+	// The directory's answers that need no upstream call; roles-create-
+	// bad-json and users-list-private-upstream resolve the proxy's loopback
+	// account and its credential from DynamoDB and Secrets Manager first.
+	{file: "directory/openapi.json", status: 200, contains: `"openapi":"3.1.0"`},
+	{file: "directory/users-list-no-key.json", status: 401, contains: `"code":"unauthorized"`},
+	{file: "directory/users-list-missing-account.json", status: 400, contains: `integrated_account_id is required`},
+	{file: "directory/users-list-bad-limit.json", status: 400, contains: `limit must be an integer from 1 to 1000`},
+	{file: "directory/users-list-tampered-cursor.json", status: 400, contains: `The cursor is invalid`},
+	{file: "directory/users-list-not-found.json", status: 404, contains: `"code":"not_found"`},
+	{file: "directory/roles-create-bad-json.json", status: 400, contains: `not valid JSON`},
+	{file: "directory/users-list-private-upstream.json", status: 403, contains: `private or reserved address`},
 }
 
 // lambdaHarness is the AWS side of a deployed stack, offline: dynalite for

@@ -16,7 +16,9 @@ import (
 	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/link"
+	"github.com/supabridge/supabridge/shared/openapi"
 	"github.com/supabridge/supabridge/shared/proxy"
+	"github.com/supabridge/supabridge/shared/userdir"
 )
 
 // Function is one folder under functions/.
@@ -44,5 +46,9 @@ func Functions() []Function {
 		{Name: "refresh", Mount: credentials.Mount, Job: credentials.Job, Every: 5 * time.Minute},
 		{Name: "webhooks", Mount: events.Mount},
 		{Name: "delivery", Job: events.SweepJob, Every: time.Minute},
+		{Name: "directory", Mount: func(rt *httpapi.Router, a *app.App) {
+			userdir.Mount(rt, a)
+			openapi.Mount(rt, a)
+		}},
 	}
 }

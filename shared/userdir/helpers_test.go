@@ -125,8 +125,17 @@ func projectURL(ref string) string {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	a := apptest.New(t, "directory-test", map[string]string{"SUPABRIDGE_MANAGEMENT_API_URL": stack.ManagementURL()}, nil)
-	return fixtureFor(t, a)
+	return fixtureFor(t, testApp(t))
+}
+
+// testApp is an App for the local Supabase, whose projects listen on
+// loopback.
+func testApp(t testing.TB) *app.App {
+	t.Helper()
+	return apptest.New(t, "directory-test", map[string]string{
+		"SUPABRIDGE_MANAGEMENT_API_URL":      stack.ManagementURL(),
+		"SUPABRIDGE_ALLOW_PRIVATE_UPSTREAMS": "true",
+	}, nil)
 }
 
 func fixtureFor(t testing.TB, a *app.App) *fixture {

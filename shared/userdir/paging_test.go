@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/supabridge/supabridge/shared/app/apptest"
+	"github.com/supabridge/supabridge/shared/access"
 	"github.com/supabridge/supabridge/shared/directory"
 	"github.com/supabridge/supabridge/shared/localsupabase"
 )
@@ -84,10 +84,10 @@ func (a *authPaging) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestTenThousandUsersPageByPage(t *testing.T) {
 	p := newProject(t, "ten-thousand")
 	ids := seedUsers(t, p, 10_000)
-	a := apptest.New(t, "directory-test", map[string]string{"SUPABRIDGE_MANAGEMENT_API_URL": stack.ManagementURL()}, nil)
-	rec := &authPaging{base: a.HTTP.Transport}
-	a.HTTP.Transport = rec
-	f := fixtureFor(t, a)
+	f := newFixture(t)
+	res := f.h.Access.(*access.Resolver)
+	rec := &authPaging{base: res.HTTP.Transport}
+	res.HTTP.Transport = rec
 	acct := f.projectAccount(t, p)
 
 	rng := rand.New(rand.NewPCG(5, 10))

@@ -14,6 +14,7 @@ import (
 	"github.com/supabridge/supabridge/shared/directory"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/logs"
+	"github.com/supabridge/supabridge/shared/netguard"
 	"github.com/supabridge/supabridge/shared/supabase"
 )
 
@@ -117,6 +118,9 @@ func upstream(err error, service string) error {
 	}
 	var api *supabase.APIError
 	if !errors.As(err, &api) {
+		if errors.Is(err, netguard.ErrNotPublic) {
+			return bridge.Errorf(bridge.EFORBIDDEN, "The account's Supabase host resolves to a private or reserved address; only public Supabase hosts are reachable.").WithCause(err)
+		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return bridge.Errorf(bridge.EUNAVAILABLE, "%s did not answer in time; retry later.", service).WithCause(err)
 		}

@@ -38,6 +38,7 @@ import (
 	"github.com/supabridge/supabridge/shared/directory"
 	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
+	"github.com/supabridge/supabridge/shared/netguard"
 	"github.com/supabridge/supabridge/shared/store"
 	"github.com/supabridge/supabridge/shared/supabase"
 )
@@ -157,12 +158,19 @@ func (h *Handler) Register(rt *httpapi.Router) {
 	}
 }
 
+// upstreamTimeout bounds one call to Supabase.
+const upstreamTimeout = 25 * time.Second
+
 // New returns a Handler wired to a, with its own credential manager and
-// access resolver.
+// access resolver. Project URLs come from end customers, so every
+// connection to Supabase is checked to land on a public address (unless
+// the configuration allows private upstreams, as the sandbox does).
 func New(a *app.App) *Handler {
 	creds := credentials.New(a, events.New(a))
+	res := access.New(a, creds)
+	res.HTTP = (&netguard.Guard{AllowPrivate: a.Config.AllowPrivateUpstreams}).Client(upstreamTimeout)
 	return &Handler{
-		Access:      access.New(a, creds),
+		Access:      res,
 		Idempotency: a.Store,
 		Cursors:     a.Cursors,
 		Auth:        a.Auth,

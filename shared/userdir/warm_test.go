@@ -76,6 +76,8 @@ func countingApp(t *testing.T) (*app.App, *counts) {
 			return dir
 		case "SUPABRIDGE_MANAGEMENT_API_URL":
 			return stack.ManagementURL()
+		case "SUPABRIDGE_ALLOW_PRIVATE_UPSTREAMS":
+			return "true"
 		}
 		return ""
 	})
