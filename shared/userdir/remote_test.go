@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/supabridge/supabridge/shared/app/apptest"
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/directory"
 	"github.com/supabridge/supabridge/shared/localsupabase"
@@ -119,5 +120,20 @@ func TestHalfDoneWritesAreUndone(t *testing.T) {
 	wantRoles(t, g, "editor@Acme")
 	if g.FirstName != "Ada" {
 		t.Errorf("profile after an undone delete: %+v", g)
+	}
+}
+
+// TestPrivateProjectHostsAreRefused: without the sandbox's permission, a
+// project URL on a private address (here the local Supabase's loopback) is
+// never dialled.
+func TestPrivateProjectHostsAreRefused(t *testing.T) {
+	p := newProject(t, "private-host")
+	a := apptest.New(t, "directory-test", map[string]string{"SUPABRIDGE_MANAGEMENT_API_URL": stack.ManagementURL()}, nil)
+	f := fixtureFor(t, a)
+	acct := f.projectAccount(t, p)
+	stack.Faults().ResetCounts()
+	fails(t, f.do(t, req{method: "GET", path: base + "/users", query: q(acct)}), 403, bridge.EFORBIDDEN, "private or reserved address")
+	if n := stack.Faults().Count(faults.Match{Server: p.ServerName()}); n != 0 {
+		t.Errorf("the project received %d requests", n)
 	}
 }
