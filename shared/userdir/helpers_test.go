@@ -180,9 +180,20 @@ func (f *fixture) link(t testing.TB, env string, acct *bridge.Account, cred brid
 // projectAccount links p with its secret key.
 func (f *fixture) projectAccount(t testing.TB, p *localsupabase.Project) *bridge.Account {
 	t.Helper()
-	return f.link(t, "production", &bridge.Account{
-		AuthMethod: bridge.AuthAPIKey, ProjectRef: p.Ref, ProjectURL: p.APIURL, KeyKind: bridge.KeySecret, BypassesRLS: true,
-	}, bridge.Credential{Method: bridge.AuthAPIKey, APIKey: bridge.Secret(p.SecretKey)})
+	return f.projectAccountWith(t, p, "")
+}
+
+// windowsSettings make an account page users through Auth's admin list.
+const windowsSettings = `{"directory":{"auth_users_function":""}}`
+
+// projectAccountWith links p with its secret key and account settings.
+func (f *fixture) projectAccountWith(t testing.TB, p *localsupabase.Project, settings string) *bridge.Account {
+	t.Helper()
+	a := &bridge.Account{AuthMethod: bridge.AuthAPIKey, ProjectRef: p.Ref, ProjectURL: p.APIURL, KeyKind: bridge.KeySecret, BypassesRLS: true}
+	if settings != "" {
+		a.Settings = json.RawMessage(settings)
+	}
+	return f.link(t, "production", a, bridge.Credential{Method: bridge.AuthAPIKey, APIKey: bridge.Secret(p.SecretKey)})
 }
 
 // orgAccount links the stack's organization with its personal access

@@ -131,7 +131,7 @@ func FuzzParseParams(f *testing.F) {
 // decode are refused the same way.
 func FuzzCursor(f *testing.F) {
 	signer := cursor.New([]byte(strings.Repeat("k", 32)))
-	good, _ := signer.Sign("scope", userPos{O: 3, IDs: []string{"a"}})
+	good, _ := signer.Sign("scope", usersPos{W: &userPos{O: 3, IDs: []string{"a"}}})
 	keyset, _ := signer.Sign("scope", keyPos{After: "x"})
 	wrongShape, _ := signer.Sign("scope", []int{1, 2})
 	for _, s := range []string{good, keyset, wrongShape, "", ".", "e30.", "e30.AAAA", good[:len(good)-2], strings.Repeat("A", 5000)} {
@@ -145,9 +145,9 @@ func FuzzCursor(f *testing.F) {
 			}
 			return
 		}
-		var up userPos
+		var up usersPos
 		if err := openPos(raw, &up); err != nil && !bridge.IsCode(err, bridge.EINVALID) {
-			t.Fatalf("userPos: %v", err)
+			t.Fatalf("usersPos: %v", err)
 		}
 		var kp keyPos
 		if err := openPos(raw, &kp); err != nil && !bridge.IsCode(err, bridge.EINVALID) {
@@ -195,7 +195,7 @@ func TestParseSettings(t *testing.T) {
 		check              func(t *testing.T, tb tables)
 	}{
 		{"none", ``, "", func(t *testing.T, tb tables) {
-			if tb.Profiles.col("name") != "full_name" || tb.Schema != "public" {
+			if tb.Profiles.col("name") != "full_name" || tb.Schema != "public" || tb.AuthUsersFunction != "directory_auth_users" {
 				t.Errorf("%+v", tb)
 			}
 		}},
@@ -216,6 +216,12 @@ func TestParseSettings(t *testing.T) {
 		{"unknown column field", `{"directory":{"roles":{"columns":{"colour":"c"}}}}`, `no field "colour"`, nil},
 		{"required column removed", `{"directory":{"user_roles":{"columns":{"role_id":""}}}}`, "user_roles.columns.role_id is required", nil},
 		{"bad schema", `{"directory":{"schema":"a b"}}`, "schema", nil},
+		{"windows instead of keyset", `{"directory":{"auth_users_function":""}}`, "", func(t *testing.T, tb tables) {
+			if tb.AuthUsersFunction != "" {
+				t.Errorf("%+v", tb)
+			}
+		}},
+		{"bad function", `{"directory":{"auth_users_function":"f()"}}`, "auth_users_function", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -267,3 +267,39 @@ func TestProjectPlaneThroughAnOrganizationAccount(t *testing.T) {
 	}
 	fails(t, f.do(t, req{method: "GET", path: base + "/users", query: q(acct, "project_ref", "notaprojectref")}), 400, bridge.EINVALID, "project ref")
 }
+
+// TestUsersWithoutTheKeysetFunction: a project whose schema lacks
+// directory_auth_users still lists its users (through Auth's admin list),
+// and a cursor issued while it had the function asks to start again.
+func TestUsersWithoutTheKeysetFunction(t *testing.T) {
+	p := newProject(t, "no-keyset")
+	seedUsers(t, p, 30)
+	f := newFixture(t)
+	acct := f.projectAccount(t, p)
+	var page list[directory.User]
+	ok(t, f.do(t, req{method: "GET", path: base + "/users", query: q(acct, "limit", "10")}), 200, &page)
+	sql(t, p, "drop function public.directory_auth_users(uuid, integer, text, text); notify pgrst, 'reload schema'")
+	fails(t, f.do(t, req{method: "GET", path: base + "/users", query: q(acct, "limit", "10", "next_cursor", *page.NextCursor)}), 400, bridge.EINVALID, "start the listing again")
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		qv := q(acct, "limit", "7")
+		if cursor != "" {
+			qv.Set("next_cursor", cursor)
+		}
+		ok(t, f.do(t, req{method: "GET", path: base + "/users", query: qv}), 200, &page)
+		for _, u := range page.Result {
+			if seen[u.ID] {
+				t.Fatalf("%s twice", u.ID)
+			}
+			seen[u.ID] = true
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if len(seen) != 30 {
+		t.Errorf("listed %d users, want 30", len(seen))
+	}
+}

@@ -29,15 +29,15 @@ func TestSupabaseErrorsAreForwarded(t *testing.T) {
 	acct := f.projectAccount(t, p)
 
 	// A rate limit: 429 with Supabase's body and headers.
-	stack.Faults().RateLimitNext(faults.Match{Server: p.ServerName(), Method: "GET", Path: "/auth/v1/admin/users"}, 1)
+	stack.Faults().RateLimitNext(faults.Match{Server: p.ServerName(), Method: "POST", Path: "/rest/v1/rpc/directory_auth_users"}, 1)
 	r := f.do(t, req{method: "GET", path: base + "/users", query: q(acct)})
 	e := fails(t, r, 429, bridge.ERATELIMIT, "over_request_rate_limit")
 	if !e.RemoteError || len(e.RawResponse) == 0 {
 		t.Errorf("rate limit envelope = %+v", e)
 	}
 	var raw map[string]any
-	if err := json.Unmarshal(e.RawResponse, &raw); err != nil || raw["code"] != "over_request_rate_limit" {
-		t.Errorf("raw_response = %s", e.RawResponse)
+	if err := json.Unmarshal(e.RawResponse, &raw); err != nil || raw["error_code"] != "over_request_rate_limit" {
+		t.Errorf("raw_response = %s, want Supabase's body", e.RawResponse)
 	}
 
 	// The Management API's rate-limit headers are forwarded as sent.

@@ -120,6 +120,47 @@ grant select, insert, update, delete on public.organizations, public.roles, publ
 grant select on public.organizations, public.roles, public.profiles, public.user_roles to authenticated;
 grant update (first_name, last_name, full_name, username, avatar_url) on public.profiles to authenticated;
 
+-- ------------------------------------------ Auth users, paged by keyset
+
+-- Auth's admin API pages users by page number (COUNT(*) plus OFFSET), which
+-- shifts under concurrent changes and slows down with the table. This
+-- function lets the directory page auth.users by id instead: the same users
+-- as Auth's admin list (same instance and audience), shaped as Auth's user
+-- object. Only service_role (the project's secret key) may call it.
+create or replace function public.directory_auth_users(after_id uuid default null, page_size integer default 100,
+                                                      email text default null, search text default null)
+returns table (
+  id uuid, aud varchar, role varchar, email varchar, phone text,
+  email_confirmed_at timestamptz, phone_confirmed_at timestamptz, confirmed_at timestamptz,
+  invited_at timestamptz, confirmation_sent_at timestamptz, recovery_sent_at timestamptz,
+  email_change_sent_at timestamptz, last_sign_in_at timestamptz,
+  app_metadata jsonb, user_metadata jsonb, created_at timestamptz, updated_at timestamptz,
+  banned_until timestamptz, deleted_at timestamptz, is_anonymous boolean
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select u.id, u.aud, u.role, u.email, u.phone,
+         u.email_confirmed_at, u.phone_confirmed_at, u.confirmed_at,
+         u.invited_at, u.confirmation_sent_at, u.recovery_sent_at,
+         u.email_change_sent_at, u.last_sign_in_at,
+         coalesce(u.raw_app_meta_data, '{}'::jsonb), coalesce(u.raw_user_meta_data, '{}'::jsonb), u.created_at, u.updated_at,
+         u.banned_until, u.deleted_at, u.is_anonymous
+  from auth.users u
+  where u.instance_id = '00000000-0000-0000-0000-000000000000'
+    and u.aud = 'authenticated'
+    and (after_id is null or u.id > after_id)
+    and (directory_auth_users.email is null or u.email = lower(directory_auth_users.email))
+    and (search is null or u.email like '%' || search || '%' or u.raw_user_meta_data ->> 'full_name' ilike '%' || search || '%')
+  order by u.id
+  limit least(greatest(page_size, 1), 1000);
+$$;
+
+revoke execute on function public.directory_auth_users(uuid, integer, text, text) from public, anon, authenticated;
+grant execute on function public.directory_auth_users(uuid, integer, text, text) to service_role;
+
 -- ---------------------------------------------------- row-level security
 
 alter table public.organizations enable row level security;

@@ -22,17 +22,21 @@ func (t table) col(field string) string { return t.Columns[field] }
 // tables is the project plane's view of the customer's directory schema.
 type tables struct {
 	// Schema is the exposed schema holding the tables (default public).
-	Schema        string `json:"schema"`
-	Organizations table  `json:"organizations"`
-	Roles         table  `json:"roles"`
-	UserRoles     table  `json:"user_roles"`
-	Profiles      table  `json:"profiles"`
+	Schema string `json:"schema"`
+	// AuthUsersFunction names the function that pages auth.users by
+	// keyset (schema.sql's directory_auth_users); empty pages users
+	// through Auth's admin list instead.
+	AuthUsersFunction string `json:"auth_users_function"`
+	Organizations     table  `json:"organizations"`
+	Roles             table  `json:"roles"`
+	UserRoles         table  `json:"user_roles"`
+	Profiles          table  `json:"profiles"`
 }
 
 // defaultTables matches schema.sql.
 func defaultTables() tables {
 	return tables{
-		Schema: "public",
+		Schema: "public", AuthUsersFunction: "directory_auth_users",
 		Organizations: table{Name: "organizations", Columns: map[string]string{
 			"id": "id", "name": "name", "created_at": "created_at", "updated_at": "updated_at"}},
 		Roles: table{Name: "roles", Columns: map[string]string{
@@ -66,6 +70,7 @@ func parseSettings(raw json.RawMessage) (tables, error) {
 	var s struct {
 		Directory *struct {
 			Schema        *string `json:"schema"`
+			AuthUsers     *string `json:"auth_users_function"`
 			Organizations *table  `json:"organizations"`
 			Roles         *table  `json:"roles"`
 			UserRoles     *table  `json:"user_roles"`
@@ -87,6 +92,12 @@ func parseSettings(raw json.RawMessage) (tables, error) {
 	}
 	if !identifier.MatchString(t.Schema) {
 		return t, bad("schema %q is not a plain identifier.", t.Schema)
+	}
+	if d.AuthUsers != nil {
+		t.AuthUsersFunction = *d.AuthUsers
+		if t.AuthUsersFunction != "" && !identifier.MatchString(t.AuthUsersFunction) {
+			return t, bad("auth_users_function %q is not a plain identifier.", t.AuthUsersFunction)
+		}
 	}
 	merge := func(name string, dst *table, src *table, required ...string) error {
 		if src != nil {

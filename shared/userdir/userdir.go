@@ -85,6 +85,9 @@ type Handler struct {
 	// embedded in one read (no foreign key from role assignments to
 	// profiles); key: account id + "\x00" + ref.
 	splitRead sync.Map
+	// noKeyset remembers projects without the keyset function (key: as
+	// splitRead's), whose users page through Auth's admin list.
+	noKeyset sync.Map
 }
 
 func (h *Handler) now() time.Time {

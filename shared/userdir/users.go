@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/directory"
 	"github.com/supabridge/supabridge/shared/supabase"
 )
@@ -382,12 +383,147 @@ func window(o, limit int) (per, page int) {
 	return bestPer, bestPage
 }
 
-// maxScanWindows bounds the Auth pages one filtered list request reads;
-// past it the page returns what matched so far with a cursor to continue.
+// maxScanWindows bounds the upstream pages one filtered list request
+// reads; past it the page returns what matched so far with a cursor to
+// continue.
 const maxScanWindows = 10
 
-// ListUsers pages Auth's users sorted by created_at ascending, joined with
-// the directory tables.
+// usersPos is a users cursor: K when users page by keyset (the
+// directory_auth_users function), W when they page by anchored windows
+// over Auth's admin list.
+type usersPos struct {
+	K *keyPos  `json:"k,omitempty"`
+	W *userPos `json:"w,omitempty"`
+}
+
+// restartListing is the answer to a cursor of the other strategy: the
+// project gained or lost the keyset function between two pages.
+func restartListing() error {
+	return bridge.Errorf(bridge.EINVALID, "The project's user paging changed since this cursor was issued; start the listing again without a cursor.").
+		WithDetails(map[string]any{"parameter": "next_cursor"})
+}
+
+// keysetMissing reports an error meaning the project has no usable keyset
+// function (never applied, renamed, or not granted to service_role).
+func keysetMissing(err error) bool {
+	return isCode(err, "PGRST202") || isCode(err, "42883") || isCode(err, "42501")
+}
+
+func (pp *projectPlane) keysetKey() string { return "keyset\x00" + pp.acct.ID + "\x00" + pp.ref }
+
+// ListUsers pages the project's users joined with the directory tables.
+// With the schema's directory_auth_users function (the default), users
+// page by keyset on their id, read straight from auth.users by the secret
+// key: one read per page, no counting, exact under concurrent changes.
+// Without it, users page through Auth's admin list by anchored windows
+// (listWindows).
+func (pp *projectPlane) ListUsers(ctx context.Context, q *listReq) ([]directory.User, any, error) {
+	var pos usersPos
+	if err := openPos(q.After, &pos); err != nil {
+		return nil, nil, err
+	}
+	for k, vs := range q.Remote {
+		if k != "filter" || len(vs) != 1 {
+			return nil, nil, invalid("remote_query["+k+"]", "Auth's admin user list accepts only remote_query[filter] (matched against emails and full names), once.")
+		}
+		if _, ok := q.Filters[filterEmail]; ok {
+			return nil, nil, invalid("email", "email and remote_query[filter] cannot be combined.")
+		}
+	}
+	if fn := pp.t.AuthUsersFunction; fn != "" {
+		if _, missing := pp.h.noKeyset.Load(pp.keysetKey()); !missing {
+			if pos.W != nil {
+				return nil, nil, restartListing()
+			}
+			out, next, err := pp.listKeyset(ctx, fn, q, pos.K)
+			if !keysetMissing(err) {
+				return out, next, err
+			}
+			pp.h.noKeyset.Store(pp.keysetKey(), true)
+		}
+	}
+	if pos.K != nil {
+		return nil, nil, restartListing()
+	}
+	w := pos.W
+	if w == nil {
+		w = &userPos{}
+	}
+	return pp.listWindows(ctx, q, w)
+}
+
+// listKeyset reads pages of users in id order from the keyset function.
+func (pp *projectPlane) listKeyset(ctx context.Context, fn string, q *listReq, pos *keyPos) ([]directory.User, any, error) {
+	after := ""
+	if pos != nil {
+		after = pos.After
+	}
+	filtered := len(q.Filters) > 0
+	ask := min(q.Limit+1, maxRows)
+	if filtered {
+		ask = min(max(q.Limit+1, 200), maxRows)
+	}
+	var opts *supabase.RPCOptions
+	if s := pp.schema(); s != "" {
+		opts = &supabase.RPCOptions{SelectOptions: supabase.SelectOptions{Schema: s}}
+	}
+	var out []directory.User
+	for scans := 0; ; {
+		args := map[string]any{"page_size": ask}
+		if after != "" {
+			args["after_id"] = after
+		}
+		if e, ok := q.Filters[filterEmail]; ok {
+			args["email"] = e
+		}
+		if f := q.Remote.Get("filter"); f != "" {
+			args["search"] = f
+		}
+		var users []*supabase.User
+		if _, err := pp.c.REST.RPC(ctx, fn, args, opts, &users); err != nil {
+			if keysetMissing(err) {
+				return nil, nil, err
+			}
+			return nil, nil, upstream(err, dataAPI)
+		}
+		more := len(users) == ask
+		cand := users
+		if !filtered && len(cand) > q.Limit-len(out) {
+			cand = cand[:q.Limit-len(out)]
+		}
+		ids := make([]string, len(cand))
+		for i, u := range cand {
+			ids[i] = u.ID
+		}
+		entries, err := pp.directoryRead(ctx, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, u := range cand {
+			after = u.ID
+			v := pp.toUser(u, entries[u.ID], q.Raw, true)
+			if filtered && !matches(&v, q) {
+				continue
+			}
+			out = append(out, v)
+			if len(out) == q.Limit {
+				if !more && i == len(users)-1 {
+					return out, nil, nil
+				}
+				return out, usersPos{K: &keyPos{After: after}}, nil
+			}
+		}
+		if !more {
+			return out, nil, nil
+		}
+		scans++
+		if scans >= maxScanWindows {
+			return out, usersPos{K: &keyPos{After: after}}, nil
+		}
+	}
+}
+
+// listWindows pages Auth's users sorted by created_at ascending.
 //
 // Auth's admin list pages by number only, and a page's users shift when
 // earlier users are deleted. Each cursor therefore remembers the last user
@@ -400,28 +536,16 @@ const maxScanWindows = 10
 // they can only appear at the end. Every user that exists for the whole
 // listing is returned exactly once; memory holds one window (at most twice
 // the limit) whatever the number of users.
-func (pp *projectPlane) ListUsers(ctx context.Context, q *listReq) ([]directory.User, any, error) {
-	pos := userPos{}
-	if err := openPos(q.After, &pos); err != nil {
-		return nil, nil, err
-	}
-	opts := supabase.ListUsersOptions{Sort: "created_at asc"}
-	for k, vs := range q.Remote {
-		if k != "filter" || len(vs) != 1 {
-			return nil, nil, invalid("remote_query["+k+"]", "Auth's admin user list accepts only remote_query[filter] (matched against emails and full names), once.")
-		}
-		opts.Filter = vs[0]
-	}
+func (pp *projectPlane) listWindows(ctx context.Context, q *listReq, pos *userPos) ([]directory.User, any, error) {
+	opts := supabase.ListUsersOptions{Sort: "created_at asc", Filter: q.Remote.Get("filter")}
 	if e, ok := q.Filters[filterEmail]; ok {
-		if opts.Filter != "" {
-			return nil, nil, invalid("email", "email and remote_query[filter] cannot be combined.")
-		}
 		opts.Filter = e
 	}
 	filtered := len(q.Filters) > 0
 	var out []directory.User
 	opts.PerPage, opts.Page = window(pos.O, q.Limit)
 	found := pos.O == 0
+	next := func() any { return usersPos{W: pos} }
 	for scans := 0; ; {
 		users, resp, err := pp.c.Auth.ListUsers(ctx, &opts)
 		if err != nil {
@@ -468,7 +592,7 @@ func (pp *projectPlane) ListUsers(ctx context.Context, q *listReq) ([]directory.
 				if atEnd && idx+i+1 == len(users) {
 					return out, nil, nil
 				}
-				return out, pos, nil
+				return out, next(), nil
 			}
 		}
 		if atEnd {
@@ -476,7 +600,7 @@ func (pp *projectPlane) ListUsers(ctx context.Context, q *listReq) ([]directory.
 		}
 		scans++
 		if scans >= maxScanWindows {
-			return out, pos, nil
+			return out, next(), nil
 		}
 		opts.Page++
 	}

@@ -107,6 +107,7 @@ func TestWarmRequestsCallOnlySupabase(t *testing.T) {
 	a, n := countingApp(t)
 	f := fixtureFor(t, a)
 	project := f.projectAccount(t, p)
+	windows := f.projectAccountWith(t, p, windowsSettings)
 	org := f.orgAccount(t, "production")
 	var page list[directory.User]
 	ok(t, f.do(t, req{method: "GET", path: base + "/users", query: q(project, "limit", "50")}), 200, &page)
@@ -119,8 +120,10 @@ func TestWarmRequestsCallOnlySupabase(t *testing.T) {
 		want map[string]int // server + " " + route → calls
 	}{
 		{"project users", req{method: "GET", path: base + "/users", query: q(project)},
-			map[string]int{api + " GET /auth/v1/admin/users": 1, api + " GET /rest/v1/profiles": 1}},
+			map[string]int{api + " POST /rest/v1/rpc/directory_auth_users": 1, api + " GET /rest/v1/profiles": 1}},
 		{"project users, next page", req{method: "GET", path: base + "/users", query: q(project, "limit", "50", "next_cursor", cursor)},
+			map[string]int{api + " POST /rest/v1/rpc/directory_auth_users": 1, api + " GET /rest/v1/profiles": 1}},
+		{"project users through Auth's admin list", req{method: "GET", path: base + "/users", query: q(windows)},
 			map[string]int{api + " GET /auth/v1/admin/users": 1, api + " GET /rest/v1/profiles": 1}},
 		{"project user", req{method: "GET", path: base + "/users/" + first, query: q(project)},
 			map[string]int{api + " GET /auth/v1/admin/users/" + first: 1, api + " GET /rest/v1/profiles": 1}},
@@ -129,7 +132,7 @@ func TestWarmRequestsCallOnlySupabase(t *testing.T) {
 		{"organization members", req{method: "GET", path: base + "/users", query: q(org)},
 			map[string]int{mgmt + " GET /v1/organizations/{slug}/members": 1}},
 		{"an organization's project", req{method: "GET", path: base + "/users", query: q(org, "project_ref", p.Ref)},
-			map[string]int{api + " GET /auth/v1/admin/users": 1, api + " GET /rest/v1/profiles": 1}},
+			map[string]int{api + " POST /rest/v1/rpc/directory_auth_users": 1, api + " GET /rest/v1/profiles": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
