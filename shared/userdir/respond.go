@@ -95,8 +95,8 @@ func statusCode(s int) string {
 	return bridge.EREMOTE
 }
 
-// schemaCodes are PostgREST and PostgreSQL codes that mean the directory
-// tables do not match the account's settings.
+// schemaMismatch reports PostgREST and PostgreSQL codes that mean the
+// directory tables do not match the account's settings.
 func schemaMismatch(code string) bool {
 	switch code {
 	case "PGRST200", "PGRST204", "PGRST205", "PGRST106", "42P01", "42703":

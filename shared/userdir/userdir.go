@@ -7,17 +7,17 @@
 // the Management API: organizations are the granted organizations, users
 // their members, roles the four organization roles. The project plane
 // (project URL and admin key, or an organization account's project named by
-// project_ref) reads Auth's admin API joined with the customer's directory
-// tables (schema.sql ships the default ones) through the Data API.
+// project_ref) reads Auth users joined with the customer's directory tables
+// (schema.sql ships the default ones) through the Data API.
 //
 // Lists page with signed cursors bound to the account, resource and query.
-// PostgREST tables page by keyset on their id. Auth's admin list pages only
-// by page number, so users page by anchored windows: each cursor keeps the
-// last user examined (created_at and id) and its position, the next request
-// reads a window that starts at or before that user, finds it, and
-// continues after it; a user deleted or created between pages moves
-// positions but never makes another user skipped or repeated. See
-// listUsers for the details.
+// Tables page by keyset on their id. Users page by keyset too, through the
+// schema's directory_auth_users function, which reads auth.users in id
+// order for the secret key only; a project without it pages through Auth's
+// admin list, which pages by page number, by anchored windows (see
+// listWindows). Either way a user that exists for the whole listing is
+// returned exactly once, however users are created and deleted between
+// pages, and a request holds one page (or window) in memory.
 //
 // On a warm function a read makes only the Supabase calls its mapping
 // needs: the account, its credential and project key come from memory

@@ -387,7 +387,9 @@ func (pp *projectPlane) DeleteUser(ctx context.Context, id string) error {
 	}
 	profile, err := pp.deleteRows(ctx, pt, supabase.Eq(pt.col("id"), u.ID))
 	if err != nil {
-		undoErr := pp.restoreRows(context.WithoutCancel(ctx), ur, roles)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compensationTimeout)
+		defer cancel()
+		undoErr := pp.restoreRows(rctx, ur, roles)
 		return halfDone(err, u.ID, "profile", []string{"role_assignments_removed"}, undoErr, "The role assignments were put back: the user is unchanged.")
 	}
 	if _, err := pp.c.Auth.DeleteUser(ctx, u.ID, false); err != nil {
