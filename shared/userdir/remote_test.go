@@ -1,6 +1,7 @@
 package userdir_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -135,5 +136,30 @@ func TestPrivateProjectHostsAreRefused(t *testing.T) {
 	fails(t, f.do(t, req{method: "GET", path: base + "/users", query: q(acct)}), 403, bridge.EFORBIDDEN, "private or reserved address")
 	if n := stack.Faults().Count(faults.Match{Server: p.ServerName()}); n != 0 {
 		t.Errorf("the project received %d requests", n)
+	}
+}
+
+// TestRevokedKeyMarksTheAccount: a project that rejects the account's key
+// answers 401, the account is marked for reconnection, and later requests
+// are refused without reaching Supabase.
+func TestRevokedKeyMarksTheAccount(t *testing.T) {
+	p := newProject(t, "revoked")
+	f := newFixture(t)
+	acct := f.projectAccount(t, p)
+	ok(t, f.do(t, req{method: "GET", path: base + "/roles", query: q(acct)}), 200, nil)
+	stack.Faults().FailNext(faults.Match{Server: p.ServerName(), Path: "/rest/v1/roles"}, 401,
+		`{"message":"Invalid API key","hint":"Double check your Supabase `+"`anon`"+` or `+"`service_role`"+` API key."}`, 1)
+	e := fails(t, f.do(t, req{method: "GET", path: base + "/roles", query: q(acct)}), 401, bridge.ENEEDSREAUTH, "Invalid API key")
+	if !e.RemoteError {
+		t.Errorf("envelope = %+v", e)
+	}
+	stored, err := f.a.Store.GetAccount(context.Background(), "production", acct.ID)
+	if err != nil || stored.Status != bridge.StatusNeedsReauth {
+		t.Fatalf("account after a rejected key: %+v, %v", stored, err)
+	}
+	stack.Faults().ResetCounts()
+	fails(t, f.do(t, req{method: "GET", path: base + "/roles", query: q(acct)}), 401, bridge.ENEEDSREAUTH, "reconnected")
+	if n := stack.Faults().Count(faults.Match{Server: p.ServerName()}); n != 0 {
+		t.Errorf("%d calls reached the project after the account was marked", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/supabridge/supabridge/shared/bridge"
@@ -141,7 +142,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt route) {
 // dispatch calls the plane for the route and writes its answer; errors are
 // returned for serve to write.
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, p *params, pl plane, env string, after json.RawMessage) error {
-	ctx, id, raw := r.Context(), r.PathValue("id"), !p.IgnoreRemoteData
+	// remote_data costs an encoding per object: skip it when it is not shown.
+	ctx, id, raw := r.Context(), r.PathValue("id"), !p.IgnoreRemoteData && !slices.Contains(p.Exclude, "remote_data")
 	if err := pl.Supports(rt.resource, rt.op); err != nil {
 		return err
 	}
