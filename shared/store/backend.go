@@ -1,6 +1,7 @@
-// Package store is Supabridge's state store: API keys, integrated accounts,
-// link sessions, webhooks, events and their deliveries, and leases, written
-// once over a small Backend interface that two real backends implement
+// Package store is Supabridge's state store: API keys, environment
+// settings, integrated accounts, link sessions, webhooks, events and their
+// deliveries, leases and idempotency records, written once over a small
+// Backend interface that two real backends implement
 // (package sqlite for one machine, package dynamo for AWS).
 //
 // Every record is an Item addressed by (PK, SK), optionally projected into

@@ -70,6 +70,7 @@ var _ Idempotency = (*store.Store)(nil)
 // is safe for concurrent use afterwards.
 type Handler struct {
 	Access      Access
+	Accounts    Accounts
 	Idempotency Idempotency
 	Cursors     *cursor.Signer
 	Auth        *httpapi.Authenticator
@@ -159,6 +160,7 @@ func (h *Handler) Register(rt *httpapi.Router) {
 		}
 		rt.Handle(r.pattern(), h.Auth.Require(hf))
 	}
+	h.registerSettings(rt)
 }
 
 // upstreamTimeout bounds one call to Supabase.
@@ -174,6 +176,7 @@ func New(a *app.App) *Handler {
 	res.HTTP = (&netguard.Guard{AllowPrivate: a.Config.AllowPrivateUpstreams}).Client(upstreamTimeout)
 	return &Handler{
 		Access:      res,
+		Accounts:    a.Store,
 		Idempotency: a.Store,
 		Cursors:     a.Cursors,
 		Auth:        a.Auth,
