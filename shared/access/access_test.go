@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -111,14 +109,11 @@ func (f *fixture) oauthAccount(t *testing.T) *bridge.Account {
 	ctx := context.Background()
 	cfg := f.creds.OAuthConfig(redirectURI)
 	verifier := oauth2.GenerateVerifier()
-	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(cfg.AuthCodeURL("state", oauth2.S256ChallengeOption(verifier)))
+	code, err := stack.Authorize(cfg.AuthCodeURL("state", oauth2.S256ChallengeOption(verifier)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)
 	}

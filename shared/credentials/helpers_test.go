@@ -3,8 +3,6 @@ package credentials_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -251,21 +249,12 @@ func (w *world) grant(p *proc) bridge.Credential {
 	t := w.t
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{"client_id": {stack.OAuthClient().ID}, "redirect_uri": {redirectURI}, "response_type": {"code"},
-		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(stack.ManagementURL() + "/v1/oauth/authorize?" + q.Encode())
+	code, err := stack.Authorize(p.mgr.OAuthConfig(redirectURI).AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
-		t.Fatalf("authorize answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, p.app.HTTP)
-	tok, err := p.mgr.OAuthConfig(redirectURI).Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := p.mgr.OAuthConfig(redirectURI).Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}

@@ -381,3 +381,30 @@ func TestManagementRateLimit(t *testing.T) {
 	// Another endpoint has its own budget.
 	wantStatus(t, c.do("GET", st.ManagementURL()+"/v1/projects", nil, pat...), 200)
 }
+
+// TestAuthorizeFromGo: the Go shortcut for the user's consent checks the
+// request as the endpoint does and issues a code the token endpoint takes.
+func TestAuthorizeFromGo(t *testing.T) {
+	st := newStack(t, localsupabase.Config{OAuthRedirectURIs: []string{redirectURI}})
+	c := newClient(t, st)
+	cl := st.OAuthClient()
+	verifier := strings.Repeat("v", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{"client_id": {cl.ID}, "redirect_uri": {redirectURI}, "response_type": {"code"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	code, err := st.Authorize(st.ManagementURL() + "/v1/oauth/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := exchange(t, c, st, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}}, true)
+	wantStatus(t, r, http.StatusCreated)
+
+	bad := url.Values{"client_id": {"no-such-client"}, "redirect_uri": {redirectURI}, "response_type": {"code"}}
+	if _, err := st.Authorize(st.ManagementURL() + "/v1/oauth/authorize?" + bad.Encode()); err == nil {
+		t.Error("an unknown client was authorized")
+	}
+	q.Set("redirect_uri", "https://elsewhere.example/cb")
+	if _, err := st.Authorize(st.ManagementURL() + "/v1/oauth/authorize?" + q.Encode()); err == nil {
+		t.Error("an unregistered redirect URI was authorized")
+	}
+}

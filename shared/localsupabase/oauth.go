@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"net/http"
@@ -160,22 +162,48 @@ func (s *Stack) oauthConsent(w http.ResponseWriter, r *http.Request, _ *principa
 }
 
 func (s *Stack) approve(w http.ResponseWriter, r *http.Request, ar *authorizeRequest) {
+	code, err := s.issueCode(ar)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	redirectWith(w, r, ar.redirectURI, url.Values{"code": {code}}, ar.state)
+}
+
+// issueCode grants ar as the stack's user, for the requested organization
+// or the user's first one, and returns the authorization code.
+func (s *Stack) issueCode(ar *authorizeRequest) (string, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	orgs := s.userOrgsLocked()
 	slug := ar.orgSlug
 	if slug == "" && len(orgs) > 0 {
 		slug = orgs[0].Slug
 	}
 	if !slices.ContainsFunc(orgs, func(o Organization) bool { return o.Slug == slug }) {
-		s.mu.Unlock()
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "You are not a member of the organization " + slug})
-		return
+		return "", errors.New("You are not a member of the organization " + slug)
 	}
 	code := randomHex(24)
 	s.oauth.codes[code] = &authCode{clientID: ar.client.ID, redirectURI: ar.redirectURI, challenge: ar.challenge,
 		method: ar.method, orgSlug: slug, userID: s.user.UserID, expires: s.cfg.Now().Add(codeLifetime)}
-	s.mu.Unlock()
-	redirectWith(w, r, ar.redirectURI, url.Values{"code": {code}}, ar.state)
+	return code, nil
+}
+
+// Authorize plays the user's part of the OAuth flow without a browser: it
+// checks authURL (an authorization URL as a client builds it, for example
+// with oauth2.Config.AuthCodeURL) as the authorize endpoint does, approves
+// it as the stack's user, as clicking Authorize does, and returns the code
+// the redirect would carry.
+func (s *Stack) Authorize(authURL string) (string, error) {
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return "", fmt.Errorf("localsupabase: authorization URL: %w", err)
+	}
+	ar, msg := s.parseAuthorize(u.Query())
+	if ar == nil {
+		return "", errors.New("localsupabase: " + msg)
+	}
+	return s.issueCode(ar)
 }
 
 func redirectWith(w http.ResponseWriter, r *http.Request, redirectURI string, v url.Values, state string) {

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -333,21 +332,12 @@ func (w *world) oauthAccount() *bridge.Account {
 	t := w.t
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{"client_id": {stack.OAuthClient().ID}, "redirect_uri": {redirectURI}, "response_type": {"code"},
-		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(stack.ManagementURL() + "/v1/oauth/authorize?" + q.Encode())
+	code, err := stack.Authorize(w.mgr.OAuthConfig(redirectURI).AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
-		t.Fatalf("authorize answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, w.app.HTTP)
-	tok, err := w.mgr.OAuthConfig(redirectURI).Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := w.mgr.OAuthConfig(redirectURI).Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
