@@ -213,7 +213,7 @@ func (sk *socket) handle(m message) {
 		ch.refreshToken(m)
 	default:
 		// The real server counts and ignores events it has no handler
-		// for (broadcast and presence are not implemented here).
+		// for; broadcast and presence, outside this stand-in's scope, land here too.
 	}
 }
 
