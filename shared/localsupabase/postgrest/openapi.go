@@ -20,7 +20,7 @@ func (h *Handler) serveRoot(w http.ResponseWriter, req *request) *apiError {
 	if _, e := negotiate(req.r.Header.Get("Accept"), true); e != nil {
 		return e
 	}
-	sc := h.reload(req.r.Context(), h.gen.Load())
+	sc := h.reload(req.r.Context())
 	type prop struct {
 		Type    string `json:"type"`
 		Format  string `json:"format"`

@@ -55,14 +55,15 @@ const anonRole = "anon"
 // "/rpc/fn", "/". It is safe for concurrent use. Close releases its
 // connections.
 type Handler struct {
-	cfg     Config
-	pool    *pgxpool.Pool
-	cache   atomic.Pointer[schemaCache]
-	gen     atomic.Uint64 // bumped by every schema reload
-	mu      sync.Mutex    // serialises reloads
-	cancel  context.CancelFunc
-	stopped chan struct{}
-	now     func() time.Time
+	cfg      Config
+	pool     *pgxpool.Pool
+	cache    atomic.Pointer[schemaCache]
+	started  atomic.Uint64 // schema loads begun
+	doneFrom atomic.Uint64 // which load (by start order) the cache holds
+	mu       sync.Mutex    // serialises reloads
+	cancel   context.CancelFunc
+	stopped  chan struct{}
+	now      func() time.Time
 }
 
 // New connects to cfg.DatabaseURL, loads the schema cache and starts
@@ -125,20 +126,24 @@ func (h *Handler) Close() {
 	h.pool.Close()
 }
 
-// reload rebuilds the schema cache unless another reload finished since
-// seen was read; concurrent callers share one load.
-func (h *Handler) reload(ctx context.Context, seen uint64) *schemaCache {
+// reload returns a schema cache read from the catalog after the call
+// began: the result of a load that a concurrent caller started after that
+// moment, or its own. Joining a load that started earlier would miss DDL
+// committed just before the call (a table created, then queried at once).
+func (h *Handler) reload(ctx context.Context) *schemaCache {
+	after := h.started.Load()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.gen.Load() != seen {
+	if h.doneFrom.Load() > after {
 		return h.cache.Load()
 	}
+	seq := h.started.Add(1)
 	sc, err := loadSchema(ctx, h.pool, h.cfg.Schemas)
 	if err != nil {
 		return h.cache.Load()
 	}
 	h.cache.Store(sc)
-	h.gen.Add(1)
+	h.doneFrom.Store(seq)
 	return sc
 }
 
@@ -152,14 +157,14 @@ func (h *Handler) listen(ctx context.Context) {
 			if err == nil {
 				backoff = 100 * time.Millisecond
 				// Notifications sent while disconnected are lost.
-				h.reload(ctx, h.gen.Load())
+				h.reload(ctx)
 				for {
 					n, werr := conn.Conn().WaitForNotification(ctx)
 					if werr != nil {
 						break
 					}
 					if n.Payload == "reload schema" || n.Payload == "" {
-						h.reload(ctx, h.gen.Load())
+						h.reload(ctx)
 					}
 				}
 			}
@@ -299,12 +304,11 @@ func pathSegments(u *url.URL) ([]string, *apiError) {
 
 // lookupTable finds a relation, reloading the cache once on a miss.
 func (h *Handler) lookupTable(ctx context.Context, schema, name string) (*schemaCache, *table, *apiError) {
-	gen := h.gen.Load()
 	sc := h.cache.Load()
 	if t := sc.tables[qkey(schema, name)]; t != nil {
 		return sc, t, nil
 	}
-	sc = h.reload(ctx, gen)
+	sc = h.reload(ctx)
 	if t := sc.tables[qkey(schema, name)]; t != nil {
 		return sc, t, nil
 	}
@@ -330,7 +334,7 @@ func (h *Handler) ensureColumns(ctx context.Context, t *table, cols []string) (*
 	if m == "" {
 		return t, nil
 	}
-	sc := h.reload(ctx, h.gen.Load())
+	sc := h.reload(ctx)
 	if nt := sc.tables[qkey(t.schema, t.name)]; nt != nil {
 		t = nt
 		if m = missing(t); m == "" {
@@ -363,7 +367,7 @@ func (h *Handler) run(ctx context.Context, req *request, o txOpts) *apiError {
 	sc := h.cache.Load()
 	ri := sc.roles[req.auth.role]
 	if ri == nil {
-		ri = h.reload(ctx, h.gen.Load()).roles[req.auth.role]
+		ri = h.reload(ctx).roles[req.auth.role]
 	}
 	if ri != nil && !ri.allowed {
 		return &apiError{status: pgStatusFor("42501", req.auth.authed), code: "42501",
@@ -379,7 +383,7 @@ func (h *Handler) run(ctx context.Context, req *request, o txOpts) *apiError {
 		return errPg(err, req.auth.authed)
 	}
 	defer conn.Release()
-	gen := h.gen.Load()
+	gen := h.doneFrom.Load()
 	if g, _ := conn.Conn().PgConn().CustomData()[generationKey].(uint64); g != gen {
 		// The schema changed since this connection prepared its statements.
 		if err := conn.Conn().DeallocateAll(ctx); err != nil {

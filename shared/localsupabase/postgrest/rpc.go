@@ -44,11 +44,10 @@ func (h *Handler) serveRPC(w http.ResponseWriter, req *request, name string) *ap
 		body, _ = json.Marshal(args)
 	}
 
-	gen := h.gen.Load()
 	sc := h.cache.Load()
 	f, e := matchFunction(sc, req.schema, name, keys, isPost, body)
 	if e != nil && e.code == "PGRST202" {
-		sc = h.reload(ctx, gen)
+		sc = h.reload(ctx)
 		f, e = matchFunction(sc, req.schema, name, keys, isPost, body)
 	}
 	if e != nil {
