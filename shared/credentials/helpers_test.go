@@ -25,6 +25,7 @@ import (
 	"github.com/supabridge/supabridge/shared/localsupabase"
 	"github.com/supabridge/supabridge/shared/localsupabase/faults"
 	"github.com/supabridge/supabridge/shared/logs"
+	"github.com/supabridge/supabridge/shared/logs/logstest"
 )
 
 const (
@@ -89,24 +90,6 @@ func forEachBackend(t *testing.T, f func(t *testing.T, sh *eventstest.Shared)) {
 			f(t, b.Open(t, clock.Now))
 		})
 	}
-}
-
-// syncBuffer collects a process's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // secrets collects every credential value a test saw, for the final scan.
@@ -208,7 +191,7 @@ type proc struct {
 	app  *app.App
 	mgr  *credentials.Manager
 	rec  *events.Recorder
-	logs *syncBuffer
+	logs *logstest.Buffer
 }
 
 func newWorld(t *testing.T, sh *eventstest.Shared) *world {
@@ -220,7 +203,7 @@ func newWorld(t *testing.T, sh *eventstest.Shared) *world {
 
 // process starts one more process's clients and manager.
 func (w *world) process() *proc {
-	p := &proc{Process: w.shared.Process(w.t), logs: &syncBuffer{}}
+	p := &proc{Process: w.shared.Process(w.t), logs: &logstest.Buffer{}}
 	cl := stack.OAuthClient()
 	hc := app.NewHTTPClient()
 	hc.Transport = w.tap

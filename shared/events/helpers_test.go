@@ -23,6 +23,7 @@ import (
 	"github.com/supabridge/supabridge/shared/events/eventstest"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/logs"
+	"github.com/supabridge/supabridge/shared/logs/logstest"
 )
 
 const testEnv = "test"
@@ -59,23 +60,6 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b eventstest.Backend)) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // node is one process: store, vault, recorder, dispatcher and the webhooks
 // API, all on the test's clock.
 type node struct {
@@ -85,7 +69,7 @@ type node struct {
 	disp   *events.Dispatcher
 	api    *httptest.Server
 	key    string
-	logs   *syncBuffer
+	logs   *logstest.Buffer
 	hooks  map[string]string // webhook id → signing secret
 	output []string          // every API response body
 	mu     sync.Mutex
@@ -93,7 +77,7 @@ type node struct {
 
 func newNode(t *testing.T, sh *eventstest.Shared, clock *manualClock) *node {
 	t.Helper()
-	n := &node{Process: sh.Process(t), clock: clock, logs: &syncBuffer{}, hooks: map[string]string{}}
+	n := &node{Process: sh.Process(t), clock: clock, logs: &logstest.Buffer{}, hooks: map[string]string{}}
 	logger := logs.New(n.logs, slog.LevelDebug)
 	n.rec = &events.Recorder{Store: n.Store, Now: clock.Now, Logger: logger}
 	n.disp = &events.Dispatcher{

@@ -32,6 +32,7 @@ import (
 	"github.com/supabridge/supabridge/shared/link"
 	"github.com/supabridge/supabridge/shared/localsupabase"
 	"github.com/supabridge/supabridge/shared/logs"
+	"github.com/supabridge/supabridge/shared/logs/logstest"
 	"github.com/supabridge/supabridge/shared/sqlite"
 	"github.com/supabridge/supabridge/shared/store"
 	"github.com/supabridge/supabridge/shared/vault"
@@ -154,24 +155,6 @@ func (v recordingVault) Delete(ctx context.Context, ref vault.Ref) error {
 	return err
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // capture keeps every response the server sent (headers and body), for
 // the secret scan.
 type capture struct {
@@ -214,7 +197,7 @@ type env struct {
 	events  *eventLog
 	clock   *clock
 	writes  *writeLog
-	logs    *syncBuffer
+	logs    *logstest.Buffer
 	out     *capture
 	srv     *httptest.Server
 	extra   sync.Map // name → submitted secret values to scan for
@@ -260,7 +243,7 @@ func (l *eventLog) types(id string) []string {
 func newEnv(t testing.TB, backend string, opts envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, backend: backend, clock: &clock{t: time.Now().UTC()}, writes: &writeLog{}, logs: &syncBuffer{}, out: &capture{}, events: &eventLog{}}
+	e := &env{t: t, backend: backend, clock: &clock{t: time.Now().UTC()}, writes: &writeLog{}, logs: &logstest.Buffer{}, out: &capture{}, events: &eventLog{}}
 	var (
 		b store.Backend
 		v vault.Vault

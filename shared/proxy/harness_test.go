@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -29,6 +28,7 @@ import (
 	"github.com/supabridge/supabridge/shared/events"
 	"github.com/supabridge/supabridge/shared/httpapi"
 	"github.com/supabridge/supabridge/shared/localsupabase"
+	"github.com/supabridge/supabridge/shared/logs/logstest"
 	"github.com/supabridge/supabridge/shared/proxy"
 	"github.com/supabridge/supabridge/shared/store"
 	"github.com/supabridge/supabridge/shared/vault"
@@ -196,24 +196,7 @@ type world struct {
 	key    string
 	counts *counts
 	mgr    *credentials.Manager
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *logstest.Buffer
 }
 
 type worldOption func(*world)
@@ -226,7 +209,7 @@ func withServe(wrap func(http.Handler) http.Handler) worldOption {
 
 func newWorld(t testing.TB, opts ...worldOption) *world {
 	t.Helper()
-	w := &world{t: t, counts: &counts{}, logs: &syncBuffer{}}
+	w := &world{t: t, counts: &counts{}, logs: &logstest.Buffer{}}
 	dir := t.TempDir()
 	cl := stack.OAuthClient()
 	env := map[string]string{
