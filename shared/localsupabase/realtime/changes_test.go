@@ -259,6 +259,12 @@ func TestStreamRestart(t *testing.T) {
 	c.subscribe("realtime:t", []map[string]any{{"event": "INSERT", "schema": "public", "table": "t"}}, nil)
 	e.exec(`insert into public.t values (1)`)
 	assertEqual(t, "before", c.nextChange().Data.Record["id"], any(float64(1)))
+	// The slot in use before the kill: the restarted stream makes a new one.
+	var oldSlot string
+	if err := e.db.QueryRow(t.Context(), `select slot_name from pg_replication_slots
+		where database = current_database() and active and temporary`).Scan(&oldSlot); err != nil {
+		t.Fatal(err)
+	}
 	var killed int
 	if err := e.db.QueryRow(t.Context(), `select count(pg_terminate_backend(pid)) from pg_stat_activity
 		where backend_type = 'walsender' and datname = current_database()`).Scan(&killed); err != nil {
@@ -267,12 +273,13 @@ func TestStreamRestart(t *testing.T) {
 	if killed == 0 {
 		t.Fatal("no walsender to terminate")
 	}
-	// Wait for a new slot of this database to be active.
+	// Wait for a new slot of this database to be active: the old one can
+	// still show as active while its walsender exits.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var active bool
 		err := e.db.QueryRow(t.Context(), `select exists(select 1 from pg_replication_slots
-			where database = current_database() and active and temporary)`).Scan(&active)
+			where database = current_database() and active and temporary and slot_name <> $1)`, oldSlot).Scan(&active)
 		if err != nil {
 			t.Fatal(err)
 		}

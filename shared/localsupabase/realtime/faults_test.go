@@ -170,7 +170,7 @@ func TestFaultsHTTP(t *testing.T) {
 
 	c := e.dial(t, vsn1, roleToken("anon"))
 	c.join("realtime:x", nil, nil)
-	time.Sleep(50 * time.Millisecond)
+	assertEqual(t, "joined", c.next().Event, "phx_reply")
 	status, body = do("POST", "/drop", ``)
 	assertEqual(t, "drop status", status, 200)
 	assertJSON(t, []byte(body), `{"dropped":1}`)
