@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supabridge/supabridge/shared/localsupabase/faults"
 	"github.com/supabridge/supabridge/shared/proxy"
 )
 
@@ -22,10 +23,28 @@ import (
 // proxy) and (c) through Supabridge's proxy, and reports p50 and p99 per
 // path, their ratios, and heap allocations per request (the local Supabase
 // and the client run in this process too, so (c)−(a) is the proxy's own
-// share). Run it with a fixed count, for example:
+// share).
+//
+// It runs once against the stand-in as it is (loopback, a small read
+// answered in about half a millisecond) and then with the stand-in's
+// latency fault adding a fixed delay to every project request, as the
+// network between a function and Supabase does; each path pays the delay
+// once, so the sub-benchmarks show how the proxy's fixed cost weighs
+// against an upstream farther away. Run it with a fixed count, for
+// example:
 //
 //	go test ./shared/proxy -run '^$' -bench BenchmarkProxy -benchtime 400x
 func BenchmarkProxy(b *testing.B) {
+	for _, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond} {
+		name := "upstream=loopback"
+		if delay > 0 {
+			name = fmt.Sprintf("upstream=+%v", delay)
+		}
+		b.Run(name, func(b *testing.B) { benchProxy(b, delay) })
+	}
+}
+
+func benchProxy(b *testing.B, delay time.Duration) {
 	w := newWorld(b)
 	p := stack.Project()
 	key := p.ServiceRoleKey
@@ -37,6 +56,10 @@ func BenchmarkProxy(b *testing.B) {
 	})
 	defer hop.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	if delay > 0 {
+		id := stack.Faults().AddLatency(faults.Match{Server: p.ServerName()}, delay, 0)
+		defer stack.Faults().Remove(id)
+	}
 
 	type path struct {
 		name string
