@@ -394,6 +394,14 @@ func assertFrame(t *testing.T, got frame, want string) {
 
 func assertJSON(t *testing.T, got json.RawMessage, want string) {
 	t.Helper()
+	if !jsonEqual(t, got, want) {
+		t.Fatalf("JSON mismatch\n got: %s\nwant: %s", got, want)
+	}
+}
+
+// jsonEqual reports whether got and want hold the same JSON value.
+func jsonEqual(t *testing.T, got json.RawMessage, want string) bool {
+	t.Helper()
 	var g, w any
 	if err := json.Unmarshal(got, &g); err != nil {
 		t.Fatalf("got invalid JSON %s", got)
@@ -401,9 +409,7 @@ func assertJSON(t *testing.T, got json.RawMessage, want string) {
 	if err := json.Unmarshal([]byte(want), &w); err != nil {
 		t.Fatalf("bad expectation %s: %v", want, err)
 	}
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("JSON mismatch\n got: %s\nwant: %s", got, want)
-	}
+	return reflect.DeepEqual(g, w)
 }
 
 func assertEqual[T any](t *testing.T, what string, got, want T) {
