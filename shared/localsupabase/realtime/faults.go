@@ -162,8 +162,9 @@ func (f *Faults) joinRefusal() string {
 	return f.refusal
 }
 
-// frameSent records a written frame and reports whether the socket must
-// now be dropped. Called from the socket's writer goroutine only.
+// frameSent records a frame about to be written and reports whether the
+// socket must be dropped once it is. Called from the socket's writer
+// goroutine only.
 func (f *Faults) frameSent(sk *socket, fr outFrame) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -168,11 +168,11 @@ func (sk *socket) writeLoop() {
 				case <-time.After(d):
 				}
 			}
-			if err := sk.ws.Write(sk.ctx, websocket.MessageText, f.data); err != nil {
-				sk.drop()
-				return
-			}
-			if sk.s.faults.frameSent(sk, f) {
+			// Counted before the write, so a client that has read a frame
+			// knows it is counted: a fault switched on after that never
+			// counts it again.
+			last := sk.s.faults.frameSent(sk, f)
+			if err := sk.ws.Write(sk.ctx, websocket.MessageText, f.data); err != nil || last {
 				sk.drop()
 				return
 			}
